@@ -1,0 +1,1 @@
+"""Application wiring: settings, the composition root, the command line and the transports."""

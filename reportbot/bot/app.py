@@ -1,0 +1,15 @@
+"""The composition root: the one place where settings become a database, a renderer and the services."""
+
+from __future__ import annotations
+
+from reportbot.bot.policy_file import load_policy
+from reportbot.bot.settings import Settings
+from reportbot.handlers.context import Services
+from reportbot.handlers.render import Renderer
+from reportbot.storage.db import Database
+
+
+def build_services(settings: Settings) -> Services:
+    """Everything the use cases need, built once per process (never at import time)."""
+    policy = load_policy(settings.reportbot_policy)
+    return Services(db=Database(settings.database_url), render=Renderer(policy.timezone), policy=policy)

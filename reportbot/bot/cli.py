@@ -1,0 +1,233 @@
+"""The command line: `reportbot run | console | staff … | project … | db upgrade` (SPEC §11)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from reportbot.bot.app import build_services
+from reportbot.bot.policy_file import PolicyError
+from reportbot.bot.settings import Settings
+from reportbot.handlers import directory
+from reportbot.handlers.directory import DirectoryError, NewStaff
+from reportbot.scheduler.clock import ManualClock, SystemClock
+from reportbot.storage.migrate import upgrade
+
+NO_TOKEN = """TELEGRAM_BOT_TOKEN 未设置 / TELEGRAM_BOT_TOKEN is not set.
+
+要在 Telegram 上运行：在 Telegram 里找 @BotFather，发送 /newbot 得到令牌，写进 .env：
+  TELEGRAM_BOT_TOKEN=123456789:AAE…
+然后再运行 reportbot run。
+
+To run on Telegram: ask @BotFather for a token (/newbot) and put it in .env as above.
+Meanwhile the whole bot works in the terminal, no token needed:
+  reportbot console --demo
+"""
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise SystemExit(f"reportbot: bad setting — {problems}") from None
+
+
+def _services(settings: Settings):  # type: ignore[no-untyped-def]
+    try:
+        return build_services(settings)
+    except PolicyError as exc:
+        raise SystemExit(f"reportbot: {exc}") from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    if settings.telegram_bot_token is None:
+        print(NO_TOKEN)
+        if sys.stdin.isatty():
+            answer = input("现在打开控制台试用吗？Start the console now? [Y/n] ").strip().lower()
+            if answer in ("", "y", "yes", "是", "好"):
+                return cmd_console(argparse.Namespace(demo=True, user="101"))
+        return 0
+    upgrade(settings.database_url)
+    from reportbot.bot.telegram import TelegramTransport
+
+    services = _services(settings)
+    transport = TelegramTransport(services, SystemClock())
+    application = transport.build(settings)
+    application.run_polling(
+        poll_interval=settings.telegram_poll_interval,
+        allowed_updates=["message", "callback_query"],
+    )
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from reportbot.bot.console import run_console
+    from reportbot.bot.demo import seed_demo
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    services = _services(settings)
+    interactive = sys.stdin.isatty()
+
+    async def main() -> None:
+        try:
+            if args.demo:
+                await seed_demo(services.db, SystemClock().now())
+            clock = ManualClock(SystemClock().now())
+            if interactive:
+                print("reportbot 控制台。!help 查看脚本语言，!quit 退出。" + (f" 不带 @ 的行以 @{args.user} 发出。" if args.user else ""))
+            await run_console(
+                services,
+                clock,
+                sys.stdin,
+                sys.stdout,
+                echo=not interactive,
+                prompt=(lambda: print("> ", end="", flush=True)) if interactive else None,
+                default_user=args.user,
+            )
+        finally:
+            await services.db.dispose()
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings()
+    upgrade(settings.database_url)
+    print("database is at the newest schema")
+    return 0
+
+
+def _with_db(work):  # type: ignore[no-untyped-def]
+    settings = _settings()
+    upgrade(settings.database_url)
+    services = _services(settings)
+
+    async def main():  # type: ignore[no-untyped-def]
+        try:
+            return await work(services.db, SystemClock().now())
+        finally:
+            await services.db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except DirectoryError as exc:
+        raise SystemExit(f"reportbot: {exc}") from None
+
+
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    entry = NewStaff(args.name, args.team, args.role, args.id, args.wecom, args.project)
+    staff = _with_db(lambda db, now: directory.add_staff(db, entry, now))
+    print(f"added staff #{staff.id}: {staff.name} ({staff.team}, {staff.role.value})")
+    return 0
+
+
+def read_staff_csv(path: Path) -> list[tuple[int, NewStaff]]:
+    """Rows of id,name,team,role[,project][,wecom] with a header line; line numbers for errors."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"name", "team", "role"} - set(reader.fieldnames or [])
+        if missing:
+            raise SystemExit(f"reportbot: {path}: header lacks {', '.join(sorted(missing))} (id,name,team,role,project,wecom)")
+        return [
+            (
+                reader.line_num,
+                NewStaff(
+                    name=row.get("name") or "",
+                    team=row.get("team") or "",
+                    role=row.get("role") or "",
+                    telegram_id=(row.get("id") or "").strip() or None,
+                    wecom_id=(row.get("wecom") or "").strip() or None,
+                    project=(row.get("project") or "").strip() or None,
+                ),
+            )
+            for row in reader
+        ]
+
+
+def cmd_staff_import(args: argparse.Namespace) -> int:
+    entries = read_staff_csv(Path(args.file))
+    added = _with_db(lambda db, now: directory.import_staff(db, entries, now))
+    print(f"imported {len(added)} staff")
+    return 0
+
+
+def cmd_staff_list(args: argparse.Namespace) -> int:
+    rows = _with_db(lambda db, now: directory.list_staff(db))
+    for staff, ids in rows:
+        idents = " ".join(f"{k}={v}" for k, v in sorted(ids.items()))
+        print(f"#{staff.id}\t{staff.name}\t{staff.team}\t{staff.role.value}\t{idents}")
+    return 0
+
+
+def cmd_project_add(args: argparse.Namespace) -> int:
+    project = _with_db(lambda db, now: directory.add_project(db, args.name, args.chat_id, args.wecom_chat, now))
+    print(f"added project #{project.id}: {project.name}")
+    return 0
+
+
+def cmd_project_list(args: argparse.Namespace) -> int:
+    for project in _with_db(lambda db, now: directory.list_projects(db)):
+        print(f"#{project.id}\t{project.name}\ttelegram={project.tg_chat_id or '-'}\twecom={project.wecom_chat_id or '-'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="reportbot", description="渠道报备 / 判客 bot")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="the bot on Telegram (long polling)")
+    run.set_defaults(func=cmd_run)
+
+    console = sub.add_parser("console", help="the same bot in a terminal; reads a script on stdin")
+    console.add_argument("--demo", action="store_true", help="register a demo project and staff if there is none")
+    console.add_argument("--user", help="lines without @UID come from this user")
+    console.set_defaults(func=cmd_console)
+
+    staff = sub.add_parser("staff", help="register staff").add_subparsers(dest="staff_command", required=True)
+    add = staff.add_parser("add")
+    add.add_argument("--id", help="Telegram user id")
+    add.add_argument("--wecom", help="WeCom userid")
+    add.add_argument("--name", required=True)
+    add.add_argument("--team", required=True)
+    add.add_argument("--role", required=True, help="canvasser | assistant | manager | admin")
+    add.add_argument("--project", help="default project (name)")
+    add.set_defaults(func=cmd_staff_add)
+    imp = staff.add_parser("import", help="CSV: id,name,team,role,project,wecom (all rows or none)")
+    imp.add_argument("file")
+    imp.set_defaults(func=cmd_staff_import)
+    staff.add_parser("list").set_defaults(func=cmd_staff_list)
+
+    project = sub.add_parser("project", help="register projects").add_subparsers(dest="project_command", required=True)
+    padd = project.add_parser("add")
+    padd.add_argument("--name", required=True)
+    padd.add_argument("--chat-id", help="the project's Telegram group chat id")
+    padd.add_argument("--wecom-chat", help="the project's WeCom group chat id")
+    padd.set_defaults(func=cmd_project_add)
+    project.add_parser("list").set_defaults(func=cmd_project_list)
+
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""The Telegram transport: updates in, neutral messages to the handlers, their actions back out."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from reportbot.bot.outbox import Outbox
+from reportbot.bot.settings import Settings
+from reportbot.handlers.callbacks import PATTERN
+from reportbot.handlers.context import Services
+from reportbot.handlers.decide import handle_press
+from reportbot.handlers.messages import Action, Alert, Delete, Edit, Incoming, Keyboard, Press, Send
+from reportbot.handlers.router import COMMANDS, handle_message
+from reportbot.scheduler.clock import Clock
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
+
+
+def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
+    )
+
+
+class TelegramTransport:
+    """Holds the services for the PTB callbacks; no state of its own beyond the outbox."""
+
+    def __init__(self, services: Services, clock: Clock) -> None:
+        self.services = services
+        self.clock = clock
+        self.outbox = Outbox(self._deliver)
+        self.application: Application | None = None  # type: ignore[type-arg]
+
+    def build(self, settings: Settings) -> Application:  # type: ignore[type-arg]
+        assert settings.telegram_bot_token is not None
+        application = (
+            ApplicationBuilder()
+            .token(settings.telegram_bot_token.get_secret_value())
+            .base_url(settings.telegram_base_url)
+            .base_file_url(settings.telegram_base_file_url)
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .post_init(self.on_start)
+            .post_shutdown(self.on_shutdown)
+            .build()
+        )
+        self.install(application)
+        return application
+
+    def install(self, application: Application) -> None:  # type: ignore[type-arg]
+        self.application = application
+        text = filters.TEXT & (filters.UpdateType.MESSAGE)
+        application.add_handler(MessageHandler(text, self.on_message))
+        application.add_handler(CallbackQueryHandler(self.on_press, pattern=PATTERN))
+        application.add_handler(CallbackQueryHandler(self.on_press))  # stale/foreign data: still answered
+        application.add_error_handler(self.on_error)
+
+    async def on_start(self, application: Application) -> None:  # type: ignore[type-arg]
+        """Set the command menu; the bot runs on without it if Telegram refuses."""
+        try:
+            await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
+        except TelegramError as exc:
+            log.warning("could not set the command menu: %s", exc)
+
+    async def on_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self.outbox.close()
+        await self.services.db.dispose()
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A text message: to the router; the answers go to the outbox."""
+        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        if message is None or user is None or chat is None or message.text is None:
+            return
+        incoming = Incoming(
+            channel=CHANNEL,
+            sender_id=str(user.id),
+            chat_id=str(chat.id),
+            is_group=chat.type in GROUP_TYPES,
+            text=message.text,
+            now=self.clock.now(),
+            message_id=str(message.message_id),
+        )
+        self._dispatch(await handle_message(incoming, self.services))
+
+    async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button press: always answered, even when it changes nothing."""
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        if message is None:
+            await query.answer()
+            return
+        press = Press(
+            channel=CHANNEL,
+            sender_id=str(query.from_user.id),
+            chat_id=str(message.chat.id),
+            message_id=str(message.message_id),
+            data=query.data or "",
+            now=self.clock.now(),
+        )
+        actions = await handle_press(press, self.services)
+        alerts = [a.text for a in actions if isinstance(a, Alert) and a.text]
+        await query.answer(alerts[0] if alerts else None)
+        self._dispatch(actions)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("update failed", exc_info=context.error)
+
+    def _dispatch(self, actions: list[Action]) -> None:
+        for action in actions:
+            if not isinstance(action, Alert):
+                self.outbox.put(action)
+
+    async def _deliver(self, action: Action) -> None:
+        assert self.application is not None
+        bot = self.application.bot
+        match action:
+            case Send(chat_id, text, buttons, _):
+                await bot.send_message(chat_id, text, reply_markup=markup(buttons))
+            case Edit(chat_id, message_id, text, buttons):
+                await bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=int(message_id), reply_markup=markup(buttons)
+                )
+            case Delete(chat_id, message_id):
+                try:
+                    await bot.delete_message(chat_id, int(message_id))
+                except TelegramError as exc:  # no right to delete here: the notice still explains
+                    log.info("could not delete message %s in %s: %s", message_id, chat_id, exc)

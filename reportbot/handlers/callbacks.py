@@ -1,0 +1,53 @@
+"""Button data: one typed, versioned codec (``rb1:<verb>:<report id>[:<reason>]``), ≤ 64 bytes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from reportbot.rules.model import RejectReason
+
+PREFIX = "rb1"
+MAX_BYTES = 64  # Telegram's limit for callback_data
+
+
+class Verb(str, Enum):
+    CONFIRM = "c"
+    REJECT_MENU = "r"
+    REJECT = "x"
+    BACK = "b"
+
+
+@dataclass(frozen=True)
+class CardAction:
+    verb: Verb
+    report_id: int
+    reason: RejectReason | None = None
+
+    def encode(self) -> str:
+        parts = [PREFIX, self.verb.value, str(self.report_id)]
+        if self.reason is not None:
+            parts.append(self.reason.value)
+        data = ":".join(parts)
+        assert len(data.encode()) <= MAX_BYTES
+        return data
+
+
+PATTERN = re.compile(r"^rb1:(?P<verb>[crxb]):(?P<id>[1-9][0-9]{0,17})(?::(?P<reason>[a-z]{1,8}))?$")
+
+
+def decode(data: str) -> CardAction | None:
+    """The action a button stands for, or None for data this version did not write."""
+    match = PATTERN.match(data or "")
+    if not match:
+        return None
+    verb = Verb(match["verb"])
+    reason_code = match["reason"]
+    if (verb is Verb.REJECT) != (reason_code is not None):
+        return None
+    try:
+        reason = RejectReason(reason_code) if reason_code else None
+    except ValueError:
+        return None
+    return CardAction(verb, int(match["id"]), reason)

@@ -1,0 +1,33 @@
+"""Who is writing, and how to reach a staff member: per-channel user ids, always strings."""
+
+from __future__ import annotations
+
+from reportbot.rules.model import Staff
+from reportbot.storage.uow import UnitOfWork
+
+# The identity namespaces each channel may look a sender up in, in order. The console stands in
+# for either channel: `@101` is a Telegram id, `@zhangsan` a WeCom userid (SPEC §11).
+CHANNEL_NAMESPACES: dict[str, tuple[str, ...]] = {
+    "telegram": ("telegram",),
+    "wecom": ("wecom",),
+    "console": ("telegram", "wecom"),
+}
+
+CHANNEL_LABELS = {"telegram": "Telegram", "wecom": "企业微信", "console": "控制台"}
+
+
+def namespaces(channel: str) -> tuple[str, ...]:
+    return CHANNEL_NAMESPACES.get(channel, (channel,))
+
+
+async def find_sender(uow: UnitOfWork, channel: str, sender_id: str) -> Staff | None:
+    return await uow.staff.by_identity(namespaces(channel), sender_id)
+
+
+async def private_chat_of(uow: UnitOfWork, staff_id: int, channel: str) -> str | None:
+    """The chat id that reaches this person privately on ``channel`` (a private chat's id is the user id)."""
+    identities = await uow.staff.identities(staff_id)
+    for namespace in namespaces(channel):
+        if namespace in identities:
+            return identities[namespace]
+    return None

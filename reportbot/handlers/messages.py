@@ -1,0 +1,78 @@
+"""The neutral messages between a transport and the use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A text message a person wrote to the bot."""
+
+    channel: str  # "telegram", "console", later "wecom"
+    sender_id: str
+    chat_id: str
+    is_group: bool
+    text: str
+    now: datetime  # aware UTC: the moment the bot received it (arrival order decides "first")
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press on one of the bot's messages."""
+
+    channel: str
+    sender_id: str
+    chat_id: str
+    message_id: str
+    data: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    data: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+@dataclass(frozen=True)
+class Send:
+    """A new message. ``channel`` None means the channel the request came in on."""
+
+    chat_id: str
+    text: str
+    buttons: Keyboard = ()
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text and buttons of an earlier bot message."""
+
+    chat_id: str
+    message_id: str
+    text: str
+    buttons: Keyboard = ()
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Remove a message (a group message that showed a full phone number)."""
+
+    chat_id: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A short notice shown only to the person who pressed a button."""
+
+    text: str
+
+
+Action = Send | Edit | Delete | Alert

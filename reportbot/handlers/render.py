@@ -1,0 +1,78 @@
+"""Every user-facing text comes from a jinja2 template in reportbot/templates/ (Chinese first).
+
+Texts are plain (Telegram gets no parse mode), so whatever a user typed is shown as typed and can
+inject no markup: there is nothing to escape, and autoescape is off on purpose.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from reportbot.rules import timeparse
+from reportbot.rules.model import REJECT_LABELS, ROLE_LABELS, STATUS_LABELS
+from reportbot.rules.refusal import Field, Refusal
+
+FIELD_LABELS = {
+    Field.CUSTOMER: "客户",
+    Field.PHONE: "电话",
+    Field.TEAM: "队名",
+    Field.CANVASSER: "拓客",
+    Field.APPOINTMENT: "到访时间",
+    Field.NOTE: "备注",
+    Field.REASON: "原因",
+    Field.FORMAT: "格式",
+}
+
+
+def time_left(delta: timedelta) -> str:
+    """'3天5小时', '5小时20分钟', '12分钟', '不到1分钟'."""
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 1:
+        return "不到1分钟"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时" if hours else f"{days}天"
+    if hours:
+        return f"{hours}小时{mins}分钟" if mins else f"{hours}小时"
+    return f"{mins}分钟"
+
+
+class Renderer:
+    """Renders a named template with the office's time zone applied to every datetime."""
+
+    def __init__(self, timezone: str) -> None:
+        self.tz = ZoneInfo(timezone)
+        env = Environment(
+            loader=PackageLoader("reportbot", "templates"),
+            undefined=StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        env.filters.update(
+            when=lambda dt: timeparse.describe(dt.astimezone(self.tz)),
+            day=lambda dt: timeparse.describe_day(dt.astimezone(self.tz)),
+            short=lambda dt: dt.astimezone(self.tz).strftime("%m-%d %H:%M"),
+            until=lambda dt: timeparse.describe((dt - timedelta(minutes=1)).astimezone(self.tz)),
+            left=time_left,
+            status=lambda s: STATUS_LABELS[s],
+            role=lambda r: ROLE_LABELS[r],
+            reject=lambda r: REJECT_LABELS[r],
+            field=lambda f: FIELD_LABELS[f],
+        )
+        self.env = env
+
+    def __call__(self, template: str, /, **context: object) -> str:
+        text = self.env.get_template(template).render(**context)
+        return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+    def refusal(self, refusal: Refusal) -> str:
+        return self(f"refusals/{refusal.code}.j2", params=refusal.params)
+
+    def has_refusal(self, code: str) -> bool:
+        return f"refusals/{code}.j2" in self.env.list_templates()

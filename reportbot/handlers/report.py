@@ -1,0 +1,238 @@
+"""Use case: a canvasser (or an assistant on their behalf) reports a customer (SPEC §3, §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from reportbot.handlers.cards import card
+from reportbot.handlers.context import Services
+from reportbot.handlers.identity import private_chat_of
+from reportbot.handlers.messages import Action, Delete, Incoming, Send
+from reportbot.rules import privacy
+from reportbot.rules.model import EventKind, Project, Report, Role, Staff, Status
+from reportbot.rules.refusal import Field, Refusal
+from reportbot.rules.report_parse import ReportDraft, parse_report
+from reportbot.rules.timeparse import check_window, validity_end
+from reportbot.storage.db import Database
+from reportbot.storage.tables import ReportRow
+
+MALFORMED_COUNTER = "malformed_report"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    report: Report
+
+
+@dataclass(frozen=True)
+class Repeated:
+    """The same canvasser sent the same customer again: nothing new, the receipt again."""
+
+    report: Report
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """Another canvasser holds the customer (撞单). Only the team and the time may be told."""
+
+    holder_team: str
+    reported_at: datetime
+
+
+@dataclass(frozen=True)
+class PublicCustomer:
+    pass
+
+
+@dataclass(frozen=True)
+class TooManyActive:
+    limit: int
+
+
+Outcome = Accepted | Repeated | Duplicate | PublicCustomer | TooManyActive
+
+
+@dataclass(frozen=True)
+class Filing:
+    """A checked report, ready to be recorded."""
+
+    project: Project
+    canvasser: Staff
+    filed_by: Staff
+    draft: ReportDraft
+    now: datetime  # arrival, aware UTC: first come is decided by this order
+    valid_until: datetime
+    receipt_day: str  # local day of arrival, YYYYMMDD
+    channel: str
+    chat_id: str
+
+
+async def record_report(db: Database, filing: Filing, *, max_active: int) -> Outcome:
+    """SPEC §4 in one write transaction. The partial unique index is the last word on "first"."""
+    try:
+        return await _record_once(db, filing, max_active)
+    except IntegrityError:
+        # Another writer took the customer between our check and our insert (on PostgreSQL both
+        # run at once). Look again: the check now sees the winner and answers "duplicate".
+        return await _record_once(db, filing, max_active)
+
+
+async def _record_once(db: Database, f: Filing, max_active: int) -> Outcome:
+    phone = f.draft.phone.masked
+    on_behalf = f.filed_by.name if f.filed_by.id != f.canvasser.id else None
+    async with db.uow() as uow:
+        if await uow.reports.is_public(f.project.id, phone):
+            return PublicCustomer()
+        holder = await uow.reports.active_for(f.project.id, phone)
+        if holder is not None:
+            if holder.canvasser_id == f.canvasser.id:
+                return Repeated(holder)
+            await uow.events.add(
+                project_id=f.project.id,
+                phone=phone,
+                kind=EventKind.DUPLICATE_REFUSED,
+                actor_id=f.canvasser.id,
+                at=f.now,
+                report_id=holder.id,
+                detail=on_behalf,
+            )
+            await uow.commit()
+            return Duplicate(holder.team, holder.reported_at)
+        if await uow.reports.count_active_of(f.canvasser.id) >= max_active:
+            return TooManyActive(max_active)
+        number = await uow.reports.next_receipt_number(f.project.id, f.receipt_day)
+        report = await uow.reports.add(
+            ReportRow(
+                project_id=f.project.id,
+                receipt_no=f"BB-{f.receipt_day}-{number:04d}",
+                customer=f.draft.customer,
+                phone=phone,
+                team=f.canvasser.team,
+                canvasser_id=f.canvasser.id,
+                filed_by_id=f.filed_by.id,
+                appointment_at=f.draft.appointment,
+                reported_at=f.now,
+                valid_until=f.valid_until,
+                status=Status.PENDING.value,
+                note=f.draft.note,
+                reason=f.draft.reason,
+                source_channel=f.channel,
+                source_chat=f.chat_id,
+            )
+        )
+        await uow.events.add(
+            project_id=f.project.id,
+            phone=phone,
+            kind=EventKind.REPORTED,
+            actor_id=f.canvasser.id,
+            at=f.now,
+            report_id=report.id,
+            detail=on_behalf,
+        )
+        await uow.commit()
+        return Accepted(report)
+
+
+async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Services) -> list[Action]:
+    """Parse, check and record a report; answer with a receipt or a refusal naming the field."""
+    local_now = msg.now.astimezone(svc.tz)
+    actions: list[Action] = []
+    shows_full_number = privacy.contains_full_number(msg.text)
+    if shows_full_number and msg.is_group and msg.message_id:
+        actions += [Delete(msg.chat_id, msg.message_id), Send(msg.chat_id, svc.render("full_number_removed.j2"))]
+
+    parsed = parse_report(msg.text, local_now, svc.policy)
+    refusals: tuple[Refusal, ...]
+    if isinstance(parsed, ReportDraft):
+        window = check_window(parsed.appointment, local_now, svc.policy)
+        refusals = (window,) if window else ()
+    else:
+        refusals = parsed
+    canvasser: Staff | None = None
+    if isinstance(parsed, ReportDraft) and not refusals:
+        canvasser, refusal = await _resolve_canvasser(svc, sender, parsed)
+        refusals = (refusal,) if refusal else ()
+    if refusals or canvasser is None or not isinstance(parsed, ReportDraft):
+        async with svc.db.uow() as uow:
+            await uow.counters.bump(MALFORMED_COUNTER, local_now.strftime("%Y%m%d"))
+            await uow.commit()
+        return actions + [Send(msg.chat_id, _refusal_text(svc, refusals, sender))]
+
+    filing = Filing(
+        project=project,
+        canvasser=canvasser,
+        filed_by=sender,
+        draft=parsed,
+        now=msg.now,
+        valid_until=validity_end(local_now, svc.policy),
+        receipt_day=local_now.strftime("%Y%m%d"),
+        channel=msg.channel,
+        chat_id=msg.chat_id,
+    )
+    outcome = await record_report(svc.db, filing, max_active=svc.policy.max_active_reports_per_canvasser)
+    return actions + await _answer(svc, msg, filing, outcome)
+
+
+async def _resolve_canvasser(svc: Services, sender: Staff, draft: ReportDraft) -> tuple[Staff | None, Refusal | None]:
+    """Team and name must be the sender's own, unless an assistant or manager files for a named canvasser."""
+    if draft.team == sender.team and draft.canvasser == sender.name:
+        return sender, None
+    if not sender.role.at_least(Role.ASSISTANT):
+        if draft.team != sender.team:
+            return None, Refusal.of(Field.TEAM, "team_mismatch", given=draft.team, registered=sender.team)
+        return None, Refusal.of(Field.CANVASSER, "canvasser_mismatch", given=draft.canvasser, registered=sender.name)
+    async with svc.db.uow(write=False) as uow:
+        found = await uow.staff.by_name_and_team(draft.canvasser, draft.team)
+    if len(found) != 1:
+        code = "canvasser_unknown" if not found else "canvasser_ambiguous"
+        return None, Refusal.of(Field.CANVASSER, code, name=draft.canvasser, team=draft.team)
+    return found[0], None
+
+
+def _refusal_text(svc: Services, refusals: tuple[Refusal, ...], sender: Staff) -> str:
+    lines = [(r.field, svc.render.refusal(r)) for r in refusals]
+    return svc.render("refused.j2", lines=lines, me=sender)
+
+
+async def _answer(svc: Services, msg: Incoming, filing: Filing, outcome: Outcome) -> list[Action]:
+    match outcome:
+        case Accepted(report):
+            return await _accepted(svc, msg, filing, report)
+        case Repeated(report):
+            return [Send(msg.chat_id, svc.render("receipt.j2", r=report, repeated=True, now=msg.now))]
+        case Duplicate(team, reported_at):
+            return [Send(msg.chat_id, svc.render("duplicate.j2", team=team, reported_at=reported_at))]
+        case PublicCustomer():
+            return [Send(msg.chat_id, svc.render("public_customer.j2"))]
+        case TooManyActive(limit):
+            return [Send(msg.chat_id, svc.render("too_many_active.j2", limit=limit))]
+    raise AssertionError(outcome)
+
+
+async def _accepted(svc: Services, msg: Incoming, filing: Filing, report: Report) -> list[Action]:
+    """The receipt to the reporter; the card to the project's group (in the group, the card is the receipt)."""
+    actions: list[Action] = []
+    text, buttons = card(svc, report)
+    group = _group_chat(filing.project, msg.channel)
+    if not (msg.is_group and msg.chat_id == group):
+        masked_note = privacy.contains_full_number(msg.text)
+        actions.append(
+            Send(msg.chat_id, svc.render("receipt.j2", r=report, repeated=False, now=msg.now, masked=masked_note))
+        )
+    if group:
+        actions.append(Send(group, text, buttons))
+    if filing.filed_by.id != filing.canvasser.id:
+        async with svc.db.uow(write=False) as uow:
+            chat = await private_chat_of(uow, filing.canvasser.id, msg.channel)
+        if chat and chat != msg.chat_id:
+            actions.append(Send(chat, svc.render("filed_for_you.j2", r=report, by=filing.filed_by, now=msg.now)))
+    return actions
+
+
+def _group_chat(project: Project, channel: str) -> str | None:
+    if channel == "wecom":
+        return project.wecom_chat_id
+    return project.tg_chat_id or (project.wecom_chat_id if channel == "console" else None)

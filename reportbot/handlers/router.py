@@ -1,0 +1,121 @@
+"""From a neutral message to the use case that answers it: who is asking, where, and may they."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from reportbot.handlers.context import Services
+from reportbot.handlers.identity import CHANNEL_LABELS, find_sender
+from reportbot.handlers.messages import Action, Incoming, Send
+from reportbot.handlers.mine import handle_mine
+from reportbot.handlers.report import handle_report
+from reportbot.handlers.who import handle_who
+from reportbot.rules.model import Project, Role, Staff
+from reportbot.rules.report_parse import is_report
+from reportbot.storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Request:
+    """A message from a registered person, with the project it belongs to (None: none found)."""
+
+    msg: Incoming
+    sender: Staff
+    project: Project | None
+    args: str
+
+
+Handler = Callable[[Request, Services], Awaitable[list[Action]]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str  # shown in /help and in Telegram's command menu
+    min_role: Role
+    run: Handler
+    needs_project: bool = False
+
+
+async def _report(req: Request, svc: Services) -> list[Action]:
+    assert req.project is not None
+    return await handle_report(req.msg, req.sender, req.project, svc)
+
+
+async def _mine(req: Request, svc: Services) -> list[Action]:
+    return await handle_mine(req.msg, req.sender, svc)
+
+
+async def _who(req: Request, svc: Services) -> list[Action]:
+    assert req.project is not None
+    return await handle_who(req.msg, req.args, [req.project], svc)
+
+
+async def _help(req: Request, svc: Services) -> list[Action]:
+    allowed = [c for c in COMMANDS if req.sender.role.at_least(c.min_role)]
+    return [Send(req.msg.chat_id, svc.render("help.j2", me=req.sender, commands=allowed, policy=svc.policy))]
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("report", "报备客户（或直接发“报备 …”）", Role.CANVASSER, _report, needs_project=True),
+    Command("mine", "我的有效报备和剩余时间", Role.CANVASSER, _mine),
+    Command("who", "查客户归属：/who 电话|回执号|客户姓名", Role.ASSISTANT, _who, needs_project=True),
+    Command("help", "报备模板和可用命令", Role.CANVASSER, _help),
+    Command("start", "开始使用：报备模板", Role.CANVASSER, _help),
+)
+BY_NAME = {c.name: c for c in COMMANDS}
+REPORT = BY_NAME["report"]
+
+
+_COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?(?=\s|$)\s*(?P<args>.*)$", re.DOTALL)
+
+
+def split_command(text: str) -> tuple[str, str] | None:
+    """'/who@ReportBot 138***88888' → ('who', '138***88888'); None when not a command."""
+    if not text.startswith("/"):
+        return None
+    match = _COMMAND.match(text)
+    if match is None:
+        return text[1:].split(maxsplit=1)[0][:32] if text[1:].strip() else "", ""
+    return match["name"].lower(), match["args"].strip()
+
+
+async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
+    """Answer one message; chatter in a group that is neither a command nor a report is ignored."""
+    text = msg.text.strip()
+    command = split_command(text)
+    if command is None and is_report(text):
+        command = (REPORT.name, text)
+    if command is None and msg.is_group:
+        return []
+    async with svc.db.uow(write=False) as uow:
+        sender = await find_sender(uow, msg.channel, msg.sender_id)
+        group_project = await uow.projects.by_chat(msg.channel, msg.chat_id) if msg.is_group else None
+        if msg.is_group and group_project is None:
+            return [Send(msg.chat_id, svc.render("not_project_group.j2", chat_id=msg.chat_id))]
+        if sender is None:
+            channel = CHANNEL_LABELS.get(msg.channel, msg.channel)
+            return [Send(msg.chat_id, svc.render("unregistered.j2", user_id=msg.sender_id, channel=channel))]
+        project = group_project or await _home_project(uow, sender)
+    if command is None:
+        return [Send(msg.chat_id, svc.render("not_understood.j2"))]
+    name, args = command
+    spec = BY_NAME.get(name)
+    if spec is None:
+        return [Send(msg.chat_id, svc.render("unknown_command.j2", command=name))]
+    if not sender.role.at_least(spec.min_role):
+        return [Send(msg.chat_id, svc.render("not_allowed.j2", command=spec, me=sender))]
+    if spec.needs_project and project is None:
+        return [Send(msg.chat_id, svc.render("no_project.j2"))]
+    text_for_report = text if spec is REPORT else args
+    return await spec.run(Request(msg, sender, project, text_for_report), svc)
+
+
+async def _home_project(uow: UnitOfWork, sender: Staff) -> Project | None:
+    """A private message belongs to the sender's default project, or to the only project there is."""
+    if sender.default_project_id is not None:
+        return await uow.projects.get(sender.default_project_id)
+    projects = await uow.projects.all()
+    return projects[0] if len(projects) == 1 else None

@@ -1,0 +1,73 @@
+"""Use case: /who — whose customer is this, and what happened to them (SPEC §8)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from reportbot.handlers.context import Services
+from reportbot.handlers.messages import Action, Incoming, Send
+from reportbot.rules.model import Event, Project, Report
+from reportbot.rules.phone import Phone, looks_like_phone, parse_phone
+from reportbot.storage.uow import UnitOfWork
+
+RECEIPT = re.compile(r"^BB-\d{8}-\d{4,}$", re.IGNORECASE)
+MAX_CUSTOMERS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class CustomerFile:
+    """One customer key (project, masked phone): its reports, newest last, and its history."""
+
+    project: Project
+    phone: str
+    reports: list[Report]
+    history: list[Event]
+
+    @property
+    def current(self) -> Report:
+        return self.reports[-1]
+
+
+async def handle_who(msg: Incoming, query: str, projects: list[Project], svc: Services) -> list[Action]:
+    query = query.strip()
+    if not query:
+        return [Send(msg.chat_id, svc.render("who_usage.j2"))]
+    project_ids = [p.id for p in projects]
+    async with svc.db.uow(write=False) as uow:
+        if RECEIPT.match(query):
+            found = await uow.reports.by_receipt(project_ids, query.upper())
+        elif looks_like_phone(query):
+            phone = parse_phone(query, svc.policy.mask_suffix_digits)
+            if not isinstance(phone, Phone):
+                return [Send(msg.chat_id, svc.render("who_usage.j2", problem=svc.render.refusal(phone)))]
+            found = await uow.reports.by_phone(project_ids, phone.masked)
+        else:
+            found = await uow.reports.by_customer(project_ids, query)
+        files = await _files(uow, found, {p.id: p for p in projects})
+    if not files:
+        return [Send(msg.chat_id, svc.render("who_none.j2", query=_safe_query(query, svc)))]
+    return [
+        Send(
+            msg.chat_id,
+            svc.render("who.j2", files=files[:MAX_CUSTOMERS_SHOWN], more=len(files) - MAX_CUSTOMERS_SHOWN, now=msg.now),
+        )
+    ]
+
+
+async def _files(uow: UnitOfWork, found: list[Report], projects: dict[int, Project]) -> list[CustomerFile]:
+    keys = list(dict.fromkeys((r.project_id, r.phone) for r in found))
+    files = []
+    for project_id, phone in keys:
+        reports = await uow.reports.by_phone([project_id], phone)
+        history = await uow.events.history(project_id, phone)
+        files.append(CustomerFile(projects[project_id], phone, reports, history))
+    return files
+
+
+def _safe_query(query: str, svc: Services) -> str:
+    """Never echo a full phone number back, even in 'not found'."""
+    if looks_like_phone(query):
+        phone = parse_phone(query, svc.policy.mask_suffix_digits)
+        return phone.masked if isinstance(phone, Phone) else "（号码格式不对）"
+    return query[:20]

@@ -1,0 +1,38 @@
+"""Why a report (or a field of it) is refused: a field, a code and the values for its message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from types import MappingProxyType
+from typing import Mapping
+
+
+class Field(str, Enum):
+    """The fields of a report, as a canvasser knows them."""
+
+    CUSTOMER = "customer"
+    PHONE = "phone"
+    TEAM = "team"
+    CANVASSER = "canvasser"
+    APPOINTMENT = "appointment"
+    NOTE = "note"
+    REASON = "reason"
+    FORMAT = "format"  # the message as a whole (no field recognisable at all)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One thing wrong with a report.
+
+    ``code`` names a template ``templates/refusals/<code>.j2`` that renders one Chinese sentence
+    from ``params``; ``field`` says which field the sentence is about.
+    """
+
+    field: Field
+    code: str
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def of(cls, field_: Field, code: str, **params: object) -> "Refusal":
+        return cls(field_, code, MappingProxyType({k: str(v) for k, v in params.items()}))

@@ -1,0 +1,354 @@
+"""Repositories: the only code that touches rows. Everything leaves here as a rules.model dataclass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from reportbot.rules.model import (
+    ACTIVE_STATUSES,
+    Event,
+    EventKind,
+    Project,
+    RejectReason,
+    Report,
+    Role,
+    Staff,
+    Status,
+)
+from reportbot.storage.tables import (
+    DailyCounterRow,
+    EventRow,
+    ProjectRow,
+    PublicCustomerRow,
+    ReceiptCounterRow,
+    ReportRow,
+    StaffIdentityRow,
+    StaffRow,
+)
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def _insert(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def _project(row: ProjectRow) -> Project:
+    assert row.id is not None
+    return Project(row.id, row.name, row.tg_chat_id, row.wecom_chat_id)
+
+
+def _staff(row: StaffRow) -> Staff:
+    assert row.id is not None
+    return Staff(row.id, row.name, row.team, Role(row.role), row.default_project_id)
+
+
+class ProjectRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, name: str, tg_chat_id: str | None, wecom_chat_id: str | None, now: datetime) -> Project:
+        row = ProjectRow(name=name, tg_chat_id=tg_chat_id, wecom_chat_id=wecom_chat_id, created_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        return _project(row)
+
+    async def get(self, project_id: int) -> Project | None:
+        row = await self.session.get(ProjectRow, project_id)
+        return _project(row) if row else None
+
+    async def by_name(self, name: str) -> Project | None:
+        row = (await self.session.execute(select(ProjectRow).where(ProjectRow.name == name))).scalar_one_or_none()
+        return _project(row) if row else None
+
+    async def by_chat(self, channel: str, chat_id: str) -> Project | None:
+        """The project whose group chat this is, on that channel (the console knows both kinds)."""
+        columns = {"telegram": [ProjectRow.tg_chat_id], "wecom": [ProjectRow.wecom_chat_id]}.get(
+            channel, [ProjectRow.tg_chat_id, ProjectRow.wecom_chat_id]
+        )
+        for column in columns:
+            row = (await self.session.execute(select(ProjectRow).where(column == chat_id))).scalar_one_or_none()
+            if row:
+                return _project(row)
+        return None
+
+    async def all(self) -> list[Project]:
+        rows = (await self.session.execute(select(ProjectRow).order_by(ProjectRow.id))).scalars()
+        return [_project(r) for r in rows]
+
+
+class StaffRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        name: str,
+        team: str,
+        role: Role,
+        default_project_id: int | None,
+        identities: dict[str, str],
+        now: datetime,
+    ) -> Staff:
+        row = StaffRow(name=name, team=team, role=role.value, default_project_id=default_project_id, created_at=now)
+        self.session.add(row)
+        await self.session.flush()
+        assert row.id is not None
+        for channel, external_id in identities.items():
+            self.session.add(StaffIdentityRow(staff_id=row.id, channel=channel, external_id=external_id))
+        await self.session.flush()
+        return _staff(row)
+
+    async def get(self, staff_id: int) -> Staff | None:
+        row = await self.session.get(StaffRow, staff_id)
+        return _staff(row) if row else None
+
+    async def by_identity(self, channels: Sequence[str], external_id: str) -> Staff | None:
+        """The staff member with this user id on the first of ``channels`` that knows it."""
+        for channel in channels:
+            stmt = (
+                select(StaffRow)
+                .join(StaffIdentityRow, StaffIdentityRow.staff_id == StaffRow.id)
+                .where(StaffIdentityRow.channel == channel, StaffIdentityRow.external_id == external_id)
+            )
+            row = (await self.session.execute(stmt)).scalar_one_or_none()
+            if row:
+                return _staff(row)
+        return None
+
+    async def identity_taken(self, channel: str, external_id: str) -> bool:
+        stmt = select(StaffIdentityRow.id).where(
+            StaffIdentityRow.channel == channel, StaffIdentityRow.external_id == external_id
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def by_name_and_team(self, name: str, team: str) -> list[Staff]:
+        stmt = select(StaffRow).where(StaffRow.name == name, StaffRow.team == team).order_by(StaffRow.id)
+        return [_staff(r) for r in (await self.session.execute(stmt)).scalars()]
+
+    async def identities(self, staff_id: int) -> dict[str, str]:
+        stmt = select(StaffIdentityRow).where(StaffIdentityRow.staff_id == staff_id)
+        return {r.channel: r.external_id for r in (await self.session.execute(stmt)).scalars()}
+
+    async def all(self) -> list[tuple[Staff, dict[str, str]]]:
+        rows = list((await self.session.execute(select(StaffRow).order_by(StaffRow.id))).scalars())
+        ids = (await self.session.execute(select(StaffIdentityRow))).scalars()
+        by_staff: dict[int, dict[str, str]] = {}
+        for ident in ids:
+            by_staff.setdefault(ident.staff_id, {})[ident.channel] = ident.external_id
+        return [(_staff(r), by_staff.get(r.id or 0, {})) for r in rows]
+
+
+class ReportRepository:
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self.session = session
+        self.dialect = dialect
+        self._canvasser = aliased(StaffRow)
+        self._decider = aliased(StaffRow)
+
+    def _select(self) -> Any:
+        return (
+            select(ReportRow, self._canvasser.name, self._decider.name)
+            .join(self._canvasser, self._canvasser.id == ReportRow.canvasser_id)
+            .outerjoin(self._decider, self._decider.id == ReportRow.decided_by_id)
+        )
+
+    @staticmethod
+    def _report(row: ReportRow, canvasser_name: str, decided_by_name: str | None) -> Report:
+        assert row.id is not None
+        return Report(
+            id=row.id,
+            project_id=row.project_id,
+            receipt_no=row.receipt_no,
+            customer=row.customer,
+            phone=row.phone,
+            team=row.team,
+            canvasser_id=row.canvasser_id,
+            canvasser_name=canvasser_name,
+            filed_by_id=row.filed_by_id,
+            appointment_at=row.appointment_at,
+            reported_at=row.reported_at,
+            valid_until=row.valid_until,
+            status=Status(row.status),
+            note=row.note,
+            decided_by_name=decided_by_name,
+            decided_at=row.decided_at,
+            reject_reason=RejectReason(row.reject_reason) if row.reject_reason else None,
+        )
+
+    async def _many(self, stmt: Any) -> list[Report]:
+        return [self._report(*r) for r in (await self.session.execute(stmt)).all()]
+
+    async def _one(self, stmt: Any) -> Report | None:
+        found = await self._many(stmt)
+        return found[0] if found else None
+
+    async def get(self, report_id: int) -> Report | None:
+        return await self._one(self._select().where(ReportRow.id == report_id))
+
+    async def active_for(self, project_id: int, phone: str) -> Report | None:
+        """The report that holds this customer now, if any."""
+        stmt = self._select().where(
+            ReportRow.project_id == project_id, ReportRow.phone == phone, ReportRow.status.in_(_ACTIVE)
+        )
+        return await self._one(stmt)
+
+    async def count_active_of(self, canvasser_id: int) -> int:
+        stmt = select(func.count()).where(ReportRow.canvasser_id == canvasser_id, ReportRow.status.in_(_ACTIVE))
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def active_of(self, canvasser_id: int) -> list[Report]:
+        stmt = (
+            self._select()
+            .where(ReportRow.canvasser_id == canvasser_id, ReportRow.status.in_(_ACTIVE))
+            .order_by(ReportRow.valid_until, ReportRow.id)
+        )
+        return await self._many(stmt)
+
+    async def by_receipt(self, project_ids: Iterable[int], receipt_no: str) -> list[Report]:
+        stmt = self._select().where(ReportRow.project_id.in_(list(project_ids)), ReportRow.receipt_no == receipt_no)
+        return await self._many(stmt)
+
+    async def by_phone(self, project_ids: Iterable[int], phone: str) -> list[Report]:
+        stmt = (
+            self._select()
+            .where(ReportRow.project_id.in_(list(project_ids)), ReportRow.phone == phone)
+            .order_by(ReportRow.id)
+        )
+        return await self._many(stmt)
+
+    async def by_customer(self, project_ids: Iterable[int], customer: str, limit: int = 20) -> list[Report]:
+        stmt = (
+            self._select()
+            .where(ReportRow.project_id.in_(list(project_ids)), ReportRow.customer == customer)
+            .order_by(ReportRow.id.desc())
+            .limit(limit)
+        )
+        return await self._many(stmt)
+
+    async def next_receipt_number(self, project_id: int, day: str) -> int:
+        """Hand out the next number of this project's day; the row lock orders concurrent writers."""
+        insert = _insert(self.dialect)
+        stmt = (
+            insert(ReceiptCounterRow)
+            .values(project_id=project_id, day=day, last=1)
+            .on_conflict_do_update(
+                index_elements=["project_id", "day"], set_={"last": ReceiptCounterRow.last + 1}
+            )
+            .returning(ReceiptCounterRow.last)
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def add(self, row: ReportRow) -> Report:
+        self.session.add(row)
+        await self.session.flush()
+        found = await self.get(row.id or 0)
+        assert found is not None
+        return found
+
+    async def decide(
+        self,
+        report_id: int,
+        *,
+        status: Status,
+        by: int,
+        at: datetime,
+        reject_reason: RejectReason | None = None,
+    ) -> bool:
+        """Move a pending report to confirmed/rejected; False if it was not pending any more."""
+        stmt = (
+            update(ReportRow)
+            .where(ReportRow.id == report_id, ReportRow.status == Status.PENDING.value)
+            .values(
+                status=status.value,
+                decided_by_id=by,
+                decided_at=at,
+                reject_reason=reject_reason.value if reject_reason else None,
+            )
+        )
+        result = await self.session.execute(stmt)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def is_public(self, project_id: int, phone: str) -> bool:
+        stmt = select(PublicCustomerRow.id).where(
+            PublicCustomerRow.project_id == project_id,
+            PublicCustomerRow.phone == phone,
+            PublicCustomerRow.released_at.is_(None),  # type: ignore[union-attr]
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def declare_public(self, project_id: int, phone: str, at: datetime) -> None:
+        self.session.add(PublicCustomerRow(project_id=project_id, phone=phone, declared_at=at))
+        await self.session.flush()
+
+
+class EventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        *,
+        project_id: int,
+        phone: str,
+        kind: EventKind,
+        actor_id: int,
+        at: datetime,
+        report_id: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.session.add(
+            EventRow(
+                project_id=project_id,
+                phone=phone,
+                report_id=report_id,
+                kind=kind.value,
+                actor_id=actor_id,
+                at=at,
+                detail=detail,
+            )
+        )
+        await self.session.flush()
+
+    async def history(self, project_id: int, phone: str) -> list[Event]:
+        stmt = (
+            select(EventRow, StaffRow.name, StaffRow.team, ReportRow.receipt_no)
+            .join(StaffRow, StaffRow.id == EventRow.actor_id)
+            .outerjoin(ReportRow, ReportRow.id == EventRow.report_id)
+            .where(EventRow.project_id == project_id, EventRow.phone == phone)
+            .order_by(EventRow.at, EventRow.id)
+        )
+        return [
+            Event(row.at, EventKind(row.kind), row.phone, name, team, receipt, row.detail)
+            for row, name, team, receipt in (await self.session.execute(stmt)).all()
+        ]
+
+    async def count(self, kind: EventKind) -> int:
+        stmt = select(func.count()).where(EventRow.kind == kind.value)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+
+class CounterRepository:
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self.session = session
+        self.dialect = dialect
+
+    async def bump(self, name: str, day: str) -> None:
+        insert = _insert(self.dialect)
+        stmt = (
+            insert(DailyCounterRow)
+            .values(name=name, day=day, value=1)
+            .on_conflict_do_update(index_elements=["name", "day"], set_={"value": DailyCounterRow.value + 1})
+        )
+        await self.session.execute(stmt)
+
+    async def get(self, name: str, day: str) -> int:
+        row = await self.session.get(DailyCounterRow, (name, day))
+        return row.value if row else 0

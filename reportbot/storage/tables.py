@@ -1,0 +1,149 @@
+"""The tables. Rows stay inside storage/: repositories hand out rules.model dataclasses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from reportbot.storage.types import UTCDateTime
+
+# The statuses in which a report holds its customer (rules.model.ACTIVE_STATUSES), as SQL.
+ACTIVE_SQL = "status IN ('pending', 'confirmed')"
+
+
+def _utc(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class ProjectRow(SQLModel, table=True):
+    __tablename__ = "project"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60, unique=True)
+    tg_chat_id: str | None = Field(default=None, max_length=64, unique=True)
+    wecom_chat_id: str | None = Field(default=None, max_length=128, unique=True)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class StaffRow(SQLModel, table=True):
+    __tablename__ = "staff"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=20)
+    team: str = Field(max_length=20)
+    role: str = Field(max_length=16)
+    default_project_id: int | None = Field(default=None, foreign_key="project.id")
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class StaffIdentityRow(SQLModel, table=True):
+    """How a staff member is reached: a per-channel user id, always a string."""
+
+    __tablename__ = "staff_identity"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_identity_channel_external"),
+        UniqueConstraint("staff_id", "channel", name="uq_identity_staff_channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id", index=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=128)
+
+
+class ReportRow(SQLModel, table=True):
+    __tablename__ = "report"
+    __table_args__ = (
+        UniqueConstraint("project_id", "receipt_no", name="uq_report_receipt"),
+        # First come, first served, decided by the database: one active report per customer key.
+        Index(
+            "uq_report_active_customer",
+            "project_id",
+            "phone",
+            unique=True,
+            sqlite_where=text(ACTIVE_SQL),
+            postgresql_where=text(ACTIVE_SQL),
+        ),
+        Index("ix_report_canvasser_status", "canvasser_id", "status"),
+        Index("ix_report_project_customer", "project_id", "customer"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    receipt_no: str = Field(max_length=20)
+    customer: str = Field(max_length=20)
+    phone: str = Field(max_length=11)
+    team: str = Field(max_length=20)
+    canvasser_id: int = Field(foreign_key="staff.id")
+    filed_by_id: int = Field(foreign_key="staff.id")
+    appointment_at: datetime = Field(sa_column=_utc())
+    reported_at: datetime = Field(sa_column=_utc())
+    valid_until: datetime = Field(sa_column=_utc())
+    status: str = Field(max_length=16)
+    note: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=200)
+    decided_by_id: int | None = Field(default=None, foreign_key="staff.id")
+    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    reject_reason: str | None = Field(default=None, max_length=16)
+    source_channel: str = Field(max_length=16)
+    source_chat: str = Field(max_length=128)
+
+
+class EventRow(SQLModel, table=True):
+    """Append-only history of a customer: reports, refused duplicates, decisions."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_customer", "project_id", "phone", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    phone: str = Field(max_length=11)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    kind: str = Field(max_length=32)
+    actor_id: int = Field(foreign_key="staff.id")
+    at: datetime = Field(sa_column=_utc())
+    detail: str | None = Field(default=None, max_length=200)
+
+
+class ReceiptCounterRow(SQLModel, table=True):
+    """The last receipt number handed out per project and local day (BB-YYYYMMDD-NNNN)."""
+
+    __tablename__ = "receipt_counter"
+
+    project_id: int = Field(foreign_key="project.id", primary_key=True)
+    day: str = Field(max_length=8, primary_key=True)
+    last: int = 0
+
+
+class PublicCustomerRow(SQLModel, table=True):
+    """A customer declared public (公号): no report is accepted while ``released_at`` is empty."""
+
+    __tablename__ = "public_customer"
+    __table_args__ = (
+        Index(
+            "uq_public_customer_open",
+            "project_id",
+            "phone",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    phone: str = Field(max_length=11)
+    declared_at: datetime = Field(sa_column=_utc())
+    released_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class DailyCounterRow(SQLModel, table=True):
+    """Counters that keep no content, e.g. malformed reports per day (SPEC §3: only a counter)."""
+
+    __tablename__ = "daily_counter"
+
+    name: str = Field(max_length=32, primary_key=True)
+    day: str = Field(max_length=8, primary_key=True)
+    value: int = 0

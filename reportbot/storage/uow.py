@@ -1,0 +1,46 @@
+"""The unit of work: one session, one transaction, the repositories that share it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reportbot.storage.repositories import (
+    CounterRepository,
+    EventRepository,
+    ProjectRepository,
+    ReportRepository,
+    StaffRepository,
+)
+
+
+class UnitOfWork:
+    """``async with`` it, do the work through its repositories, ``await commit()``; else rolled back."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], *, dialect: str) -> None:
+        self._factory = factory
+        self.dialect = dialect
+
+    async def __aenter__(self) -> "UnitOfWork":
+        self.session = self._factory()
+        self.projects = ProjectRepository(self.session)
+        self.staff = StaffRepository(self.session)
+        self.reports = ReportRepository(self.session, self.dialect)
+        self.events = EventRepository(self.session)
+        self.counters = CounterRepository(self.session, self.dialect)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self.session.rollback()  # a no-op after commit
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
