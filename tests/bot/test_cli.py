@@ -1,0 +1,102 @@
+"""The command line of SPEC §11: staff and projects, all-or-nothing CSV import, start-up messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def reportbot(*args: str, db: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}", "TELEGRAM_BOT_TOKEN": "", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "reportbot.bot.cli", *args],
+        capture_output=True, text=True, env=full_env, timeout=120, stdin=subprocess.DEVNULL, cwd=cwd or db.parent,
+    )
+
+
+def test_projects_and_staff_are_added_and_listed(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    assert reportbot("project", "add", "--name", "森林半岛", "--chat-id", "-1001234", db=db).returncode == 0
+    added = reportbot("staff", "add", "--id", "101", "--name", "李四", "--team", "飞虎队", "--role", "canvasser",
+                      "--project", "森林半岛", db=db)
+    assert added.returncode == 0, added.stderr
+    wecom_only = reportbot("staff", "add", "--wecom", "zhaomin", "--name", "赵敏", "--team", "案场", "--role", "销售助理", db=db)
+    assert wecom_only.returncode == 0, wecom_only.stderr
+    listing = reportbot("staff", "list", db=db).stdout
+    assert "李四\t飞虎队\tcanvasser\ttelegram=101" in listing
+    assert "赵敏\t案场\tassistant\twecom=zhaomin" in listing
+    assert "森林半岛\ttelegram=-1001234" in reportbot("project", "list", db=db).stdout
+
+
+def test_adding_staff_with_a_bad_field_names_it_and_adds_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    bad_role = reportbot("staff", "add", "--id", "101", "--name", "李四", "--team", "飞虎队", "--role", "boss", db=db)
+    bad_project = reportbot("staff", "add", "--id", "101", "--name", "李四", "--team", "飞虎队", "--role", "canvasser",
+                            "--project", "没有", db=db)
+    no_id = reportbot("staff", "add", "--name", "李四", "--team", "飞虎队", "--role", "canvasser", db=db)
+    assert bad_role.returncode != 0 and "role 'boss'" in bad_role.stderr
+    assert bad_project.returncode != 0 and "project '没有' does not exist" in bad_project.stderr
+    assert no_id.returncode != 0 and "--id" in no_id.stderr
+    assert reportbot("staff", "list", db=db).stdout == ""
+
+
+def test_a_csv_import_with_any_bad_row_reports_every_bad_row_and_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    reportbot("project", "add", "--name", "森林半岛", "--chat-id", "-1001234", db=db)
+    csv_file = tmp_path / "staff.csv"
+    csv_file.write_text(
+        "id,name,team,role,project,wecom\n"
+        "101,李四,飞虎队,canvasser,森林半岛,\n"
+        "abc,王五,猛虎队,canvasser,森林半岛,\n"
+        "103,赵敏,案场,secretary,森林半岛,\n"
+        "101,孙七,飞虎队,canvasser,森林半岛,\n",
+        "utf-8",
+    )
+    result = reportbot("staff", "import", str(csv_file), db=db)
+    assert result.returncode != 0
+    assert "line 3: id 'abc'" in result.stderr
+    assert "line 4: role 'secretary'" in result.stderr
+    assert "line 5: telegram id 101 is already registered" in result.stderr
+    assert "line 2" not in result.stderr
+    assert reportbot("staff", "list", db=db).stdout == ""
+
+
+def test_a_good_csv_imports_every_row(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    reportbot("project", "add", "--name", "森林半岛", "--chat-id", "-1001234", db=db)
+    csv_file = tmp_path / "staff.csv"
+    csv_file.write_text(
+        "id,name,team,role,project,wecom\n101,李四,飞虎队,canvasser,森林半岛,lisi\n102,赵敏,案场,assistant,森林半岛,\n",
+        "utf-8",
+    )
+    result = reportbot("staff", "import", str(csv_file), db=db)
+    assert result.returncode == 0, result.stderr
+    assert "imported 2 staff" in result.stdout
+    assert "wecom=lisi" in reportbot("staff", "list", db=db).stdout
+
+
+def test_run_without_a_token_says_how_to_get_one_and_offers_the_console(tmp_path: Path) -> None:
+    result = reportbot("run", db=tmp_path / "ledger.db")
+    assert result.returncode == 0, result.stderr
+    assert "@BotFather" in result.stdout and "reportbot console --demo" in result.stdout
+
+
+def test_a_placeholder_token_is_refused_with_a_sentence(tmp_path: Path) -> None:
+    result = reportbot("run", db=tmp_path / "ledger.db", env={"TELEGRAM_BOT_TOKEN": "changeme"})
+    assert result.returncode != 0 and "placeholder" in result.stderr
+
+
+def test_a_bad_policy_value_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text("report_window_days = 0\n", "utf-8")
+    result = reportbot("console", db=tmp_path / "ledger.db", env={"REPORTBOT_POLICY": str(policy)})
+    assert result.returncode != 0 and "report_window_days" in result.stderr
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    db = tmp_path / "nested" / "ledger.db"
+    result = reportbot("db", "upgrade", db=db, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert db.exists()

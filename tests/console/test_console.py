@@ -1,0 +1,39 @@
+"""The console replays a scripted working day through the real CLI and prints the expected transcript."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+
+
+def reportbot(*args: str, db: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}", "TELEGRAM_BOT_TOKEN": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "reportbot.bot.cli", *args],
+        input=stdin, capture_output=True, text=True, env=env, timeout=120, cwd=HERE,
+    )
+
+
+@pytest.mark.parametrize("script", ["opening_day"])
+def test_a_scripted_day_replays_to_its_expected_transcript(script: str, tmp_path: Path) -> None:
+    result = reportbot("console", "--demo", db=tmp_path / "ledger.db", stdin=(HERE / f"{script}.txt").read_text("utf-8"))
+    assert result.returncode == 0, result.stderr
+    expected_file = HERE / f"{script}.expected.txt"
+    if os.environ.get("REPORTBOT_UPDATE_TRANSCRIPTS"):
+        expected_file.write_text(result.stdout, "utf-8")
+    assert result.stdout == expected_file.read_text("utf-8")
+
+
+def test_the_console_says_what_it_cannot_read_and_goes_on(tmp_path: Path) -> None:
+    script = "!clock 2026-11-23 10:00\nhello there\n!tap @102 确认\n@101 /mine\n"
+    result = reportbot("console", "--demo", db=tmp_path / "ledger.db", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "?? 看不懂这一行" in result.stdout
+    assert "?? 没有带“确认”按钮的消息" in result.stdout
+    assert "-> 101: 您目前没有有效报备。" in result.stdout

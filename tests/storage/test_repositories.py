@@ -1,0 +1,102 @@
+"""Repository behaviour that the rules rely on, identical on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from reportbot.rules.model import RejectReason, Role, Status
+from reportbot.storage.db import Database
+from reportbot.storage.tables import ReportRow
+from tests.conftest import local
+
+NOW = local("2026-11-23 10:00")
+
+
+async def office(db: Database) -> tuple[int, int, int]:
+    async with db.uow() as uow:
+        project = await uow.projects.add("森林半岛", "-1001234", "wxgroup", NOW)
+        li = await uow.staff.add("李四", "飞虎队", Role.CANVASSER, project.id, {"telegram": "101", "wecom": "lisi"}, NOW)
+        zhao = await uow.staff.add("赵敏", "案场", Role.ASSISTANT, project.id, {"telegram": "102"}, NOW)
+        await uow.commit()
+    return project.id, li.id, zhao.id
+
+
+def row(project_id: int, canvasser_id: int, phone: str = "138***88888", receipt: str = "BB-20261123-0001") -> ReportRow:
+    return ReportRow(
+        project_id=project_id, receipt_no=receipt, customer="张先生", phone=phone, team="飞虎队",
+        canvasser_id=canvasser_id, filed_by_id=canvasser_id, appointment_at=local("2026-11-24 15:00"),
+        reported_at=NOW, valid_until=local("2026-12-01 00:00"), status=Status.PENDING.value,
+        source_channel="telegram", source_chat="101",
+    )
+
+
+async def test_times_come_back_aware_and_equal_to_what_was_stored(db: Database) -> None:
+    project_id, li, _ = await office(db)
+    async with db.uow() as uow:
+        report = await uow.reports.add(row(project_id, li))
+        await uow.commit()
+    async with db.uow(write=False) as uow:
+        again = await uow.reports.get(report.id)
+    assert again is not None
+    assert again.reported_at == NOW and again.reported_at.tzinfo is not None
+    assert again.appointment_at.astimezone(UTC) == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+
+
+async def test_the_database_itself_refuses_a_second_active_report_of_one_customer(db: Database) -> None:
+    project_id, li, zhao = await office(db)
+    async with db.uow() as uow:
+        await uow.reports.add(row(project_id, li))
+        await uow.commit()
+    with pytest.raises(IntegrityError):
+        async with db.uow() as uow:
+            await uow.reports.add(row(project_id, zhao, receipt="BB-20261123-0002"))
+            await uow.commit()
+
+
+async def test_a_decided_report_frees_nothing_but_a_rejected_one_frees_the_customer(db: Database) -> None:
+    project_id, li, zhao = await office(db)
+    async with db.uow() as uow:
+        first = await uow.reports.add(row(project_id, li))
+        assert await uow.reports.decide(first.id, status=Status.REJECTED, by=zhao, at=NOW, reject_reason=RejectReason.FORMAT)
+        assert not await uow.reports.decide(first.id, status=Status.CONFIRMED, by=zhao, at=NOW)
+        await uow.reports.add(row(project_id, zhao, receipt="BB-20261123-0002"))
+        await uow.commit()
+    async with db.uow(write=False) as uow:
+        active = await uow.reports.active_for(project_id, "138***88888")
+        assert active is not None and active.receipt_no == "BB-20261123-0002"
+        rejected = await uow.reports.get(first.id)
+        assert rejected is not None and rejected.reject_reason is RejectReason.FORMAT and rejected.decided_by_name == "赵敏"
+
+
+async def test_receipt_numbers_count_per_project_and_day(db: Database) -> None:
+    project_id, _, _ = await office(db)
+    async with db.uow() as uow:
+        other = await uow.projects.add("山海湾", "-1005678", None, NOW)
+        numbers = [
+            await uow.reports.next_receipt_number(project_id, "20261123"),
+            await uow.reports.next_receipt_number(project_id, "20261123"),
+            await uow.reports.next_receipt_number(other.id, "20261123"),
+            await uow.reports.next_receipt_number(project_id, "20261124"),
+        ]
+        await uow.commit()
+    assert numbers == [1, 2, 1, 1]
+
+
+async def test_a_person_is_found_by_the_id_of_the_channel_they_write_on(db: Database) -> None:
+    await office(db)
+    async with db.uow(write=False) as uow:
+        assert (await uow.staff.by_identity(["telegram"], "101")).name == "李四"  # type: ignore[union-attr]
+        assert (await uow.staff.by_identity(["wecom"], "lisi")).name == "李四"  # type: ignore[union-attr]
+        assert await uow.staff.by_identity(["wecom"], "101") is None
+        assert (await uow.projects.by_chat("wecom", "wxgroup")).name == "森林半岛"  # type: ignore[union-attr]
+        assert await uow.projects.by_chat("telegram", "wxgroup") is None
+
+
+async def test_a_user_id_belongs_to_one_person_per_channel(db: Database) -> None:
+    await office(db)
+    with pytest.raises(IntegrityError):
+        async with db.uow() as uow:
+            await uow.staff.add("假李四", "飞虎队", Role.CANVASSER, None, {"telegram": "101"}, NOW)
