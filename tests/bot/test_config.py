@@ -64,3 +64,19 @@ def test_a_bad_policy_file_is_refused_naming_the_key(tmp_path: Path, content: st
     path.write_text(content, "utf-8")
     with pytest.raises(PolicyError, match=named.replace("[", r"\[")):
         load_policy(path)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_example_policy_file_states_exactly_the_defaults() -> None:
+    assert load_policy(ROOT / "policy.example.toml") == Policy()
+
+
+def test_env_example_documents_every_setting_and_nothing_else() -> None:
+    keys = {
+        line.split("=", 1)[0]
+        for line in (ROOT / ".env.example").read_text("utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    assert keys == {name.upper() for name in Settings.model_fields}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything the tests need and runs the whole suite:
+#   a virtualenv with the package and its test extras, the npm Bot API emulator (telegram-test-api),
+#   and a running PostgreSQL (started here if it is not). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+if ! command -v npm >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+npm ci --prefix tests/emulator --no-audit --no-fund --loglevel=error
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+if ! pg_up; then
+  if ! ls /etc/postgresql >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  fi
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
+  for _ in $(seq 1 60); do pg_up && break; sleep 0.5; done
+  pg_up || { echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1; }
+fi
+
+exec .venv/bin/python -m pytest "$@"
