@@ -27,7 +27,7 @@ class Chat:
         self.now: datetime = local(at)
         self._ids = 1000
 
-    def at(self, when: str) -> "Chat":
+    def at(self, when: str) -> Chat:
         self.now = local(when)
         return self
 

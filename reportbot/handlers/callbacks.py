@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from reportbot.rules.model import RejectReason
 
@@ -12,7 +12,7 @@ PREFIX = "rb1"
 MAX_BYTES = 64  # Telegram's limit for callback_data
 
 
-class Verb(str, Enum):
+class Verb(StrEnum):
     CONFIRM = "c"
     REJECT_MENU = "r"
     REJECT = "x"

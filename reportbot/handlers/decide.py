@@ -7,7 +7,7 @@ from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
 from reportbot.handlers.identity import find_sender, private_chat_of
 from reportbot.handlers.messages import Action, Alert, Edit, Press, Send
-from reportbot.rules.model import EventKind, REJECT_LABELS, Role, Status
+from reportbot.rules.model import REJECT_LABELS, EventKind, Role, Status
 
 
 async def handle_press(press: Press, svc: Services) -> list[Action]:

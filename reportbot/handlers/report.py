@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
 from reportbot.handlers.identity import private_chat_of
-from reportbot.handlers.messages import Action, Delete, Incoming, Send
+from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.rules import privacy
 from reportbot.rules.model import EventKind, Project, Report, Role, Staff, Status
 from reportbot.rules.refusal import Field, Refusal
@@ -139,11 +139,6 @@ async def _record_once(db: Database, f: Filing, max_active: int) -> Outcome:
 async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Services) -> list[Action]:
     """Parse, check and record a report; answer with a receipt or a refusal naming the field."""
     local_now = msg.now.astimezone(svc.tz)
-    actions: list[Action] = []
-    shows_full_number = privacy.contains_full_number(msg.text)
-    if shows_full_number and msg.is_group and msg.message_id:
-        actions += [Delete(msg.chat_id, msg.message_id), Send(msg.chat_id, svc.render("full_number_removed.j2"))]
-
     parsed = parse_report(msg.text, local_now, svc.policy)
     refusals: tuple[Refusal, ...]
     if isinstance(parsed, ReportDraft):
@@ -159,13 +154,13 @@ async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Ser
         async with svc.db.uow() as uow:
             await uow.counters.bump(MALFORMED_COUNTER, local_now.strftime("%Y%m%d"))
             await uow.commit()
-        return actions + [Send(msg.chat_id, _refusal_text(svc, refusals, sender))]
+        return [Send(msg.chat_id, _refusal_text(svc, refusals, sender))]
 
     filing = Filing(
         project=project,
         canvasser=canvasser,
         filed_by=sender,
-        draft=parsed,
+        draft=_without_full_numbers(parsed, svc.policy.mask_suffix_digits),
         now=msg.now,
         valid_until=validity_end(local_now, svc.policy),
         receipt_day=local_now.strftime("%Y%m%d"),
@@ -173,7 +168,14 @@ async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Ser
         chat_id=msg.chat_id,
     )
     outcome = await record_report(svc.db, filing, max_active=svc.policy.max_active_reports_per_canvasser)
-    return actions + await _answer(svc, msg, filing, outcome)
+    return await _answer(svc, msg, filing, outcome)
+
+
+def _without_full_numbers(draft: ReportDraft, suffix_digits: int) -> ReportDraft:
+    """A whole number typed into the note or reason is masked too: none is ever stored."""
+    note = privacy.mask_full_numbers(draft.note, suffix_digits) if draft.note else None
+    reason = privacy.mask_full_numbers(draft.reason, suffix_digits) if draft.reason else None
+    return replace(draft, note=note, reason=reason)
 
 
 async def _resolve_canvasser(svc: Services, sender: Staff, draft: ReportDraft) -> tuple[Staff | None, Refusal | None]:
@@ -218,10 +220,8 @@ async def _accepted(svc: Services, msg: Incoming, filing: Filing, report: Report
     text, buttons = card(svc, report)
     group = _group_chat(filing.project, msg.channel)
     if not (msg.is_group and msg.chat_id == group):
-        masked_note = privacy.contains_full_number(msg.text)
-        actions.append(
-            Send(msg.chat_id, svc.render("receipt.j2", r=report, repeated=False, now=msg.now, masked=masked_note))
-        )
+        masked = filing.draft.phone.was_full
+        actions.append(Send(msg.chat_id, svc.render("receipt.j2", r=report, repeated=False, now=msg.now, masked=masked)))
     if group:
         actions.append(Send(group, text, buttons))
     if filing.filed_by.id != filing.canvasser.id:

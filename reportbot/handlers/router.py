@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 from reportbot.handlers.context import Services
 from reportbot.handlers.identity import CHANNEL_LABELS, find_sender
-from reportbot.handlers.messages import Action, Incoming, Send
+from reportbot.handlers.messages import Action, Delete, Incoming, Send
 from reportbot.handlers.mine import handle_mine
 from reportbot.handlers.report import handle_report
 from reportbot.handlers.who import handle_who
+from reportbot.rules import privacy
 from reportbot.rules.model import Project, Role, Staff
 from reportbot.rules.report_parse import is_report
 from reportbot.storage.uow import UnitOfWork
@@ -93,15 +94,29 @@ async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
     async with svc.db.uow(write=False) as uow:
         sender = await find_sender(uow, msg.channel, msg.sender_id)
         group_project = await uow.projects.by_chat(msg.channel, msg.chat_id) if msg.is_group else None
-        if msg.is_group and group_project is None:
-            return [Send(msg.chat_id, svc.render("not_project_group.j2", chat_id=msg.chat_id))]
-        if sender is None:
-            channel = CHANNEL_LABELS.get(msg.channel, msg.channel)
-            return [Send(msg.chat_id, svc.render("unregistered.j2", user_id=msg.sender_id, channel=channel))]
-        project = group_project or await _home_project(uow, sender)
+        project = group_project or (await _home_project(uow, sender) if sender else None)
+    if msg.is_group and group_project is None:
+        return [Send(msg.chat_id, svc.render("not_project_group.j2", chat_id=msg.chat_id))]
+    removed = _remove_full_number(msg, svc)
+    if sender is None:
+        channel = CHANNEL_LABELS.get(msg.channel, msg.channel)
+        return removed + [Send(msg.chat_id, svc.render("unregistered.j2", user_id=msg.sender_id, channel=channel))]
     if command is None:
         return [Send(msg.chat_id, svc.render("not_understood.j2"))]
     name, args = command
+    return removed + await _run_command(msg, svc, sender, project, name, args, text)
+
+
+def _remove_full_number(msg: Incoming, svc: Services) -> list[Action]:
+    """A group message that shows a whole phone number is deleted (where the bot may), saying why."""
+    if not (msg.is_group and msg.message_id and privacy.contains_full_number(msg.text)):
+        return []
+    return [Delete(msg.chat_id, msg.message_id), Send(msg.chat_id, svc.render("full_number_removed.j2"))]
+
+
+async def _run_command(
+    msg: Incoming, svc: Services, sender: Staff, project: Project | None, name: str, args: str, text: str
+) -> list[Action]:
     spec = BY_NAME.get(name)
     if spec is None:
         return [Send(msg.chat_id, svc.render("unknown_command.j2", command=name))]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     """Who may do what (SPEC §2); each role may everything the ones before it may."""
 
     CANVASSER = "canvasser"
@@ -19,7 +19,7 @@ class Role(str, Enum):
     def rank(self) -> int:
         return _ROLE_ORDER.index(self)
 
-    def at_least(self, other: "Role") -> bool:
+    def at_least(self, other: Role) -> bool:
         return self.rank >= other.rank
 
 
@@ -33,7 +33,7 @@ ROLE_LABELS = {
 }
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """A report's state in the ledger (SPEC §4–6)."""
 
     PENDING = "pending"
@@ -59,7 +59,7 @@ STATUS_LABELS = {
 }
 
 
-class RejectReason(str, Enum):
+class RejectReason(StrEnum):
     """Why an assistant rejected a report (SPEC §5)."""
 
     FORMAT = "format"
@@ -76,7 +76,7 @@ REJECT_LABELS = {
 }
 
 
-class EventKind(str, Enum):
+class EventKind(StrEnum):
     """What can happen to a customer; the /who history lists these in time order."""
 
     REPORTED = "reported"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Mapping
 
 
-class Field(str, Enum):
+class Field(StrEnum):
     """The fields of a report, as a canvasser knows them."""
 
     CUSTOMER = "customer"
@@ -34,5 +34,5 @@ class Refusal:
     params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def of(cls, field_: Field, code: str, **params: object) -> "Refusal":
+    def of(cls, field_: Field, code: str, **params: object) -> Refusal:
         return cls(field_, code, MappingProxyType({k: str(v) for k, v in params.items()}))

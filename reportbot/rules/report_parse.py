@@ -208,7 +208,7 @@ def _labelled_values(
         return None
     values: dict[Field, str] = {}
     twice: dict[Field, Refusal] = {}
-    for match, following in zip(matches, matches[1:] + [None]):
+    for match, following in zip(matches, matches[1:] + [None], strict=True):
         field_ = _LABEL_OF[re.sub(r"\s+", "", match.group("label")).lower()]
         end = following.start() if following else len(folded)
         value = _strip_edges(original, folded, match.end(), end)

@@ -22,7 +22,7 @@ class UnitOfWork:
         self._factory = factory
         self.dialect = dialect
 
-    async def __aenter__(self) -> "UnitOfWork":
+    async def __aenter__(self) -> UnitOfWork:
         self.session = self._factory()
         self.projects = ProjectRepository(self.session)
         self.staff = StaffRepository(self.session)

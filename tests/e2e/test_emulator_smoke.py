@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import NetworkError
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from tests.e2e.emulator import (
     Emulator,
@@ -124,7 +131,7 @@ async def test_private_message_gets_reply(emulator: Emulator, echo_bot: EchoBot)
     assert start_update.effective_user.first_name == "Alice"
     assert start_update.effective_chat.type == "private"
     # sendMessage results parse into a Message with a sane date (patch 2)
-    now = dtm.datetime.now(dtm.timezone.utc)
+    now = dtm.datetime.now(dtm.UTC)
     for sent in echo_bot.sent:
         assert abs((sent.date - now).total_seconds()) < 600
         assert sent.chat.id == 1001

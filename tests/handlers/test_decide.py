@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from reportbot.handlers.context import Services
-from reportbot.handlers.messages import Alert, Edit, Press, Send
 from reportbot.handlers.decide import handle_press
+from reportbot.handlers.messages import Alert, Edit, Press, Send
 from reportbot.rules.model import Status
-from tests.office import GROUP, LI, WANG, ZHAO, CHEN, Chat, only, open_office, report_text
+from tests.office import CHEN, GROUP, LI, WANG, ZHAO, Chat, only, open_office, report_text
 
 
 async def reported(svc: Services) -> tuple[Chat, Send]:

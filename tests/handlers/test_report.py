@@ -187,3 +187,19 @@ async def test_a_group_that_is_no_project_says_so_and_ignores_chatter(svc: Servi
     assert await chat.say(LI, "大家好", group="-100999") == []
     assert await chat.say(LI, "大家好", group=GROUP) == []
     assert await count_reports(svc) == 0
+
+
+async def test_a_full_number_in_the_note_is_masked_before_it_is_stored(svc: Services) -> None:
+    await open_office(svc)
+    actions = await Chat(svc).say(LI, report_text(extra="\n备注：太太电话 139 1234 5678"))
+    card = only(actions, GROUP).text
+    assert "备注：太太电话 139***45678" in card and "1234 5678" not in card
+    async with svc.db.uow(write=False) as uow:
+        assert (await uow.reports.get(1)).note == "太太电话 139***45678"  # type: ignore[union-attr]
+
+
+async def test_any_group_command_showing_a_full_number_is_deleted_too(svc: Services) -> None:
+    await open_office(svc)
+    actions = await Chat(svc).say(ZHAO, "/who 13812388888", group=GROUP)
+    assert any(isinstance(a, Delete) for a in actions)
+    assert all("13812388888" not in a.text for a in actions if isinstance(a, Send))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -344,11 +344,11 @@ def test_the_window_follows_the_policy() -> None:
 
 
 def test_the_report_time_may_come_in_any_time_zone() -> None:
-    reported_utc = NOW.astimezone(timezone.utc)
+    reported_utc = NOW.astimezone(UTC)
     assert check_window(NOW + timedelta(minutes=30), reported_utc, POLICY) is None
     assert window_code(NOW + timedelta(minutes=29), reported_utc) == "appointment_too_soon"
     # 2026-11-23 17:00 UTC is already 11-24 01:00 in Shanghai: the report day is the 24th.
-    late_utc = datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)
+    late_utc = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
     assert check_window(at(12, 1, 23, 59), late_utc, POLICY) is None
 
 
@@ -357,7 +357,7 @@ def test_validity_ends_at_local_midnight_after_the_last_day() -> None:
     assert end == at(12, 1, 0, 0)
     assert end.tzinfo == SHANGHAI
     assert validity_end(at(11, 23, 0, 0), POLICY) == at(12, 1, 0, 0)
-    assert validity_end(datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc), POLICY) == at(12, 2, 0, 0)
+    assert validity_end(datetime(2026, 11, 23, 17, 0, tzinfo=UTC), POLICY) == at(12, 2, 0, 0)
 
 
 def test_a_parsed_time_checked_against_its_report_time() -> None:

@@ -45,7 +45,7 @@ async def test_two_bot_processes_sharing_the_database_give_exactly_one_receipt(s
         for first in (0, 100)
     ]
     results = [await w.communicate() for w in workers]
-    for worker, (out, err) in zip(workers, results):
+    for worker, (_, err) in zip(workers, results, strict=True):
         assert worker.returncode == 0, err.decode()
     assert sum(int(out) for out, _ in results) == 1
     assert await stored_reports(svc) == 1
