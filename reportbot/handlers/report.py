@@ -84,21 +84,20 @@ async def _record_once(db: Database, f: Filing, max_active: int) -> Outcome:
     phone = f.draft.phone.masked
     on_behalf = f.filed_by.name if f.filed_by.id != f.canvasser.id else None
     async with db.uow() as uow:
+
+        async def log(kind: EventKind, report_id: int) -> None:
+            await uow.events.add(
+                project_id=f.project.id, phone=phone, kind=kind, actor_id=f.canvasser.id, at=f.now,
+                report_id=report_id, detail=on_behalf,
+            )
+
         if await uow.reports.is_public(f.project.id, phone):
             return PublicCustomer()
         holder = await uow.reports.active_for(f.project.id, phone)
         if holder is not None:
             if holder.canvasser_id == f.canvasser.id:
                 return Repeated(holder)
-            await uow.events.add(
-                project_id=f.project.id,
-                phone=phone,
-                kind=EventKind.DUPLICATE_REFUSED,
-                actor_id=f.canvasser.id,
-                at=f.now,
-                report_id=holder.id,
-                detail=on_behalf,
-            )
+            await log(EventKind.DUPLICATE_REFUSED, holder.id)
             await uow.commit()
             return Duplicate(holder.team, holder.reported_at)
         if await uow.reports.count_active_of(f.canvasser.id) >= max_active:
@@ -123,15 +122,7 @@ async def _record_once(db: Database, f: Filing, max_active: int) -> Outcome:
                 source_chat=f.chat_id,
             )
         )
-        await uow.events.add(
-            project_id=f.project.id,
-            phone=phone,
-            kind=EventKind.REPORTED,
-            actor_id=f.canvasser.id,
-            at=f.now,
-            report_id=report.id,
-            detail=on_behalf,
-        )
+        await log(EventKind.REPORTED, report.id)
         await uow.commit()
         return Accepted(report)
 

@@ -42,19 +42,23 @@ def test_adding_staff_with_a_bad_field_names_it_and_adds_nothing(tmp_path: Path)
     assert reportbot("staff", "list", db=db).stdout == ""
 
 
-def test_a_csv_import_with_any_bad_row_reports_every_bad_row_and_changes_nothing(tmp_path: Path) -> None:
-    db = tmp_path / "ledger.db"
+def import_csv(tmp_path: Path, db: Path, *rows: str) -> subprocess.CompletedProcess[str]:
+    """Register the project, then import staff rows under the documented header."""
     reportbot("project", "add", "--name", "森林半岛", "--chat-id", "-1001234", db=db)
     csv_file = tmp_path / "staff.csv"
-    csv_file.write_text(
-        "id,name,team,role,project,wecom\n"
-        "101,李四,飞虎队,canvasser,森林半岛,\n"
-        "abc,王五,猛虎队,canvasser,森林半岛,\n"
-        "103,赵敏,案场,secretary,森林半岛,\n"
-        "101,孙七,飞虎队,canvasser,森林半岛,\n",
-        "utf-8",
+    csv_file.write_text("id,name,team,role,project,wecom\n" + "".join(f"{row}\n" for row in rows), "utf-8")
+    return reportbot("staff", "import", str(csv_file), db=db)
+
+
+def test_a_csv_import_with_any_bad_row_reports_every_bad_row_and_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    result = import_csv(
+        tmp_path, db,
+        "101,李四,飞虎队,canvasser,森林半岛,",
+        "abc,王五,猛虎队,canvasser,森林半岛,",
+        "103,赵敏,案场,secretary,森林半岛,",
+        "101,孙七,飞虎队,canvasser,森林半岛,",
     )
-    result = reportbot("staff", "import", str(csv_file), db=db)
     assert result.returncode != 0
     assert "line 3: id 'abc'" in result.stderr
     assert "line 4: role 'secretary'" in result.stderr
@@ -65,13 +69,7 @@ def test_a_csv_import_with_any_bad_row_reports_every_bad_row_and_changes_nothing
 
 def test_a_good_csv_imports_every_row(tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
-    reportbot("project", "add", "--name", "森林半岛", "--chat-id", "-1001234", db=db)
-    csv_file = tmp_path / "staff.csv"
-    csv_file.write_text(
-        "id,name,team,role,project,wecom\n101,李四,飞虎队,canvasser,森林半岛,lisi\n102,赵敏,案场,assistant,森林半岛,\n",
-        "utf-8",
-    )
-    result = reportbot("staff", "import", str(csv_file), db=db)
+    result = import_csv(tmp_path, db, "101,李四,飞虎队,canvasser,森林半岛,lisi", "102,赵敏,案场,assistant,森林半岛,")
     assert result.returncode == 0, result.stderr
     assert "imported 2 staff" in result.stdout
     assert "wecom=lisi" in reportbot("staff", "list", db=db).stdout
