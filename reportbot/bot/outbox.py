@@ -47,8 +47,12 @@ class Outbox:
         """Wait until everything queued so far has been sent (or has failed)."""
         await asyncio.gather(*(q.join() for q in list(self._queues.values())))
 
-    async def close(self) -> None:
-        await self.drain()
+    async def close(self, timeout: float | None = 30.0) -> None:
+        """Send what is queued (waiting at most ``timeout`` seconds), then stop the workers."""
+        try:
+            await asyncio.wait_for(self.drain(), timeout)
+        except TimeoutError:
+            log.warning("stopping with %d messages unsent", sum(q.qsize() for q in self._queues.values()))
         for task in self._workers.values():
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)

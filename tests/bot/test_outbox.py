@@ -1,0 +1,60 @@
+"""One queue per chat: a group held back by its rate limit never holds up a private reply."""
+
+from __future__ import annotations
+
+import asyncio
+
+from reportbot.bot.outbox import Outbox
+from reportbot.handlers.messages import Action, Send
+
+
+class GatedSender:
+    """Sends instantly, except to chats whose gate is closed (as a rate-limited group waits)."""
+
+    def __init__(self, held: set[str]) -> None:
+        self.gates = {chat: asyncio.Event() for chat in held}
+        self.sent: list[Send] = []
+
+    async def __call__(self, action: Action) -> None:
+        assert isinstance(action, Send)
+        if action.chat_id in self.gates:
+            await self.gates[action.chat_id].wait()
+        self.sent.append(action)
+
+
+async def test_a_waiting_group_send_does_not_delay_private_replies() -> None:
+    sender = GatedSender(held={"-100"})
+    outbox = Outbox(sender)
+    outbox.put(Send("-100", "card 1"))
+    outbox.put(Send("101", "receipt 1"))
+    outbox.put(Send("-100", "card 2"))
+    outbox.put(Send("102", "receipt 2"))
+    await asyncio.wait_for(_until(lambda: len(sender.sent) == 2), timeout=5)
+    assert [s.text for s in sender.sent] == ["receipt 1", "receipt 2"]
+    sender.gates["-100"].set()
+    await asyncio.wait_for(outbox.drain(), timeout=5)
+    assert [s.text for s in sender.sent[2:]] == ["card 1", "card 2"]  # the group's own order is kept
+    await outbox.close()
+
+
+async def test_a_failed_send_is_logged_and_the_chat_queue_goes_on(caplog) -> None:  # type: ignore[no-untyped-def]
+    delivered: list[str] = []
+
+    async def flaky(action: Action) -> None:
+        assert isinstance(action, Send)
+        if action.text == "boom":
+            raise RuntimeError("network down")
+        delivered.append(action.text)
+
+    outbox = Outbox(flaky)
+    for text in ("one", "boom", "two"):
+        outbox.put(Send("101", text))
+    await asyncio.wait_for(outbox.drain(), timeout=5)
+    assert delivered == ["one", "two"]
+    assert "sending to chat 101 failed" in caplog.text
+    await outbox.close()
+
+
+async def _until(condition) -> None:  # type: ignore[no-untyped-def]
+    while not condition():
+        await asyncio.sleep(0.01)

@@ -1,0 +1,55 @@
+"""Under Telegram's group limit the group cards queue, and every private receipt still comes at once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from telegram.ext import AIORateLimiter
+
+from reportbot.bot.telegram import TelegramTransport
+from reportbot.handlers import directory
+from reportbot.handlers.context import Services
+from reportbot.handlers.directory import NewStaff
+from reportbot.handlers.render import Renderer
+from reportbot.rules.policy import Policy
+from reportbot.scheduler.clock import SystemClock
+from reportbot.storage.db import Database
+from tests.e2e.emulator import Emulator, TgUser, new_token, running_application, wait_for_bot_messages
+
+pytestmark = [pytest.mark.e2e]
+
+GROUP = -1001234567890
+GENEROUS = 10.0  # seconds: far above a private chat's own limiter wait (30 messages/s for the whole bot)
+
+
+async def test_a_rate_limited_group_does_not_delay_private_receipts(sqlite_url: str) -> None:
+    policy = Policy()
+    services = Services(db=Database(sqlite_url), render=Renderer(policy.timezone), policy=policy)
+    now = SystemClock().now()
+    await directory.add_project(services.db, "森林半岛", str(GROUP), None, now)
+    names = ["李四", "王五", "赵六"]
+    for uid, name in enumerate(names, start=201):
+        await directory.add_staff(services.db, NewStaff(name, "飞虎队", "canvasser", str(uid), project="森林半岛"), now)
+    with Emulator() as emulator:
+        token = new_token()
+        transport = TelegramTransport(services, SystemClock())
+        # The production limiter, with the group allowance cut to one message a minute so that the
+        # second and third cards must wait about a minute behind the first.
+        limiter = AIORateLimiter(group_max_rate=1, group_time_period=60, max_retries=3)
+        application = emulator.application_builder(token).rate_limiter(limiter).build()
+        transport.install(application)
+        async with running_application(application):
+            started = time.monotonic()
+            for uid, name in enumerate(names, start=201):
+                user = TgUser(emulator, token, uid, name)
+                await user.say(uid, f"报备 客户：张先生 电话：138***{uid:05d} 队名：飞虎队 拓客：{name} 到访：明天下午3点")
+            for uid in range(201, 204):
+                receipt = (await wait_for_bot_messages(emulator, token, uid, timeout=GENEROUS))[0]
+                assert "回执号" in receipt["text"]
+            receipts_done = time.monotonic() - started
+            cards = await wait_for_bot_messages(emulator, token, GROUP, count=1, timeout=GENEROUS)
+            assert len(cards) == 1  # the other two are queued behind the group limit, not lost
+            assert receipts_done < GENEROUS
+            await transport.outbox.close(timeout=0)  # the queued cards would take two more minutes
+    await services.db.dispose()
