@@ -3,7 +3,7 @@
     @101 报备 客户：张先生 …         user 101 writes to the bot in a private chat
     #-1001234 @101 报备 …            user 101 writes in group chat -1001234
     !tap @102 确认                    user 102 presses the newest button labelled 确认
-    !clock 2026-11-23 10:00           set the simulated local time
+    !clock 2026-11-23 10:00           set the simulated local time; expiry and reminders due by then run
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Action, Alert, Delete, Edit, Incoming, Keyboard, Press, Send
 from reportbot.handlers.router import handle_message
+from reportbot.handlers.sweep import sweep
 from reportbot.scheduler.clock import ManualClock
 
 CHANNEL = "console"
@@ -69,6 +70,7 @@ class Console:
         if match := _CLOCK.match(line):
             when = datetime.fromisoformat(match["when"].replace("T", " ")).replace(tzinfo=self.services.tz)
             self.clock.set(when)
+            self._show(await sweep(self.services, self.clock.now(), CHANNEL))
             return True
         if match := _TAP.match(line):
             await self._tap(match["user"], match["label"].strip())

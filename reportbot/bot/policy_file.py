@@ -28,6 +28,15 @@ class _PolicyFile(BaseModel):
     pending_alert_minutes: int = Field(default=Policy.pending_alert_minutes, ge=1, le=24 * 60)
     quiet_start: time = Policy.quiet_start
     quiet_end: time = Policy.quiet_end
+    appointment_day_reminder: time = Policy.appointment_day_reminder
+    appointment_lead_hours: int = Field(default=Policy.appointment_lead_hours, ge=0, le=48)
+    expiry_warning: time = Policy.expiry_warning
+    first_followup_hours: int = Field(default=Policy.first_followup_hours, ge=1, le=24 * 30)
+    second_followup_days: int = Field(default=Policy.second_followup_days, ge=1, le=60)
+    followup_warning_hours: int = Field(default=Policy.followup_warning_hours, ge=0, le=72)
+    ownership_lapse_days: int = Field(default=Policy.ownership_lapse_days, ge=1, le=365)
+    digest_time: time = Policy.digest_time
+    sweep_seconds: int = Field(default=Policy.sweep_seconds, ge=1, le=3600)
 
     @field_validator("timezone")
     @classmethod

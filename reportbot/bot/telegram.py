@@ -25,6 +25,7 @@ from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Action, Alert, Delete, Edit, Incoming, Keyboard, Press, Send
 from reportbot.handlers.router import COMMANDS, handle_message
 from reportbot.scheduler.clock import Clock
+from reportbot.scheduler.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -46,6 +47,7 @@ class TelegramTransport:
         self.services = services
         self.clock = clock
         self.outbox = Outbox(self._deliver)
+        self.sweeper = Sweeper(services, clock, CHANNEL, self._dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
 
     def build(self, settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -72,13 +74,15 @@ class TelegramTransport:
         application.add_error_handler(self.on_error)
 
     async def on_start(self, application: Application) -> None:  # type: ignore[type-arg]
-        """Set the command menu; the bot runs on without it if Telegram refuses."""
+        """Set the command menu (the bot runs on without it), then expire and remind what fell due while down."""
         try:
             await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
         except TelegramError as exc:
             log.warning("could not set the command menu: %s", exc)
+        await self.sweeper.start()
 
     async def on_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        self.sweeper.stop()
         await self.outbox.close()
         await self.services.db.dispose()
 

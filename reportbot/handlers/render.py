@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from reportbot.rules import timeparse
 from reportbot.rules.model import REJECT_LABELS, ROLE_LABELS, STATUS_LABELS
+from reportbot.rules.ownership import unreachable
 from reportbot.rules.refusal import Field, Refusal
 
 FIELD_LABELS = {
@@ -65,6 +66,7 @@ class Renderer:
             reject=lambda r: REJECT_LABELS[r],
             field=lambda f: FIELD_LABELS[f],
         )
+        env.globals["unreachable"] = unreachable
         self.env = env
 
     def __call__(self, template: str, /, **context: object) -> str:

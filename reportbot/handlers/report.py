@@ -13,7 +13,9 @@ from reportbot.handlers.identity import private_chat_of
 from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.rules import privacy
 from reportbot.rules.model import EventKind, Project, Report, Role, Staff, Status
+from reportbot.rules.policy import Policy
 from reportbot.rules.refusal import Field, Refusal
+from reportbot.rules.reminders import Kind, plan_for_report
 from reportbot.rules.report_parse import ReportDraft, parse_report
 from reportbot.rules.timeparse import check_window, validity_end
 from reportbot.storage.db import Database
@@ -52,7 +54,22 @@ class TooManyActive:
     limit: int
 
 
-Outcome = Accepted | Repeated | Duplicate | PublicCustomer | TooManyActive
+@dataclass(frozen=True)
+class AlreadyVisited:
+    """The customer has visited: ownership was decided then (SPEC §4 step 3, §5)."""
+
+    visited_at: datetime
+    owner_team: str | None  # None: a natural visitor, the office's
+
+
+@dataclass(frozen=True)
+class ReasonRequired:
+    """The canvasser's own report of this customer expired: a re-report must say why (SPEC §6)."""
+
+    expired: Report
+
+
+Outcome = Accepted | Repeated | Duplicate | PublicCustomer | TooManyActive | AlreadyVisited | ReasonRequired
 
 
 @dataclass(frozen=True)
@@ -70,17 +87,18 @@ class Filing:
     chat_id: str
 
 
-async def record_report(db: Database, filing: Filing, *, max_active: int) -> Outcome:
+async def record_report(db: Database, filing: Filing, policy: Policy) -> Outcome:
     """SPEC §4 in one write transaction. The partial unique index is the last word on "first"."""
     try:
-        return await _record_once(db, filing, max_active)
+        return await _record_once(db, filing, policy)
     except IntegrityError:
         # Another writer took the customer between our check and our insert (on PostgreSQL both
         # run at once). Look again: the check now sees the winner and answers "duplicate".
-        return await _record_once(db, filing, max_active)
+        return await _record_once(db, filing, policy)
 
 
-async def _record_once(db: Database, f: Filing, max_active: int) -> Outcome:
+async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome:
+    max_active = policy.max_active_reports_per_canvasser
     phone = f.draft.phone.masked
     on_behalf = f.filed_by.name if f.filed_by.id != f.canvasser.id else None
     async with db.uow() as uow:
@@ -100,6 +118,12 @@ async def _record_once(db: Database, f: Filing, max_active: int) -> Outcome:
             await log(EventKind.DUPLICATE_REFUSED, holder.id)
             await uow.commit()
             return Duplicate(holder.team, holder.reported_at)
+        visit = await uow.visits.of_customer(f.project.id, phone)
+        if visit is not None:
+            return AlreadyVisited(visit.at, visit.owner_team)
+        latest = await uow.reports.latest_for(f.project.id, phone)
+        if latest and latest.status is Status.EXPIRED and latest.canvasser_id == f.canvasser.id and not f.draft.reason:
+            return ReasonRequired(latest)
         if await uow.reports.count_active_of(f.canvasser.id) >= max_active:
             return TooManyActive(max_active)
         number = await uow.reports.next_receipt_number(f.project.id, f.receipt_day)
@@ -123,6 +147,11 @@ async def _record_once(db: Database, f: Filing, max_active: int) -> Outcome:
             )
         )
         await log(EventKind.REPORTED, report.id)
+        for plan in plan_for_report(f.now, report.appointment_at, report.valid_until, policy):
+            await uow.reminders.plan(
+                f"{plan.kind}:{report.id}", plan.kind, f.project.id, plan.due, report_id=report.id,
+                staff_id=None if plan.kind is Kind.PENDING else f.canvasser.id,
+            )
         await uow.commit()
         return Accepted(report)
 
@@ -158,7 +187,7 @@ async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Ser
         channel=msg.channel,
         chat_id=msg.chat_id,
     )
-    outcome = await record_report(svc.db, filing, max_active=svc.policy.max_active_reports_per_canvasser)
+    outcome = await record_report(svc.db, filing, svc.policy)
     return await _answer(svc, msg, filing, outcome)
 
 
@@ -202,6 +231,10 @@ async def _answer(svc: Services, msg: Incoming, filing: Filing, outcome: Outcome
             return [Send(msg.chat_id, svc.render("public_customer.j2"))]
         case TooManyActive(limit):
             return [Send(msg.chat_id, svc.render("too_many_active.j2", limit=limit))]
+        case AlreadyVisited(visited_at, owner_team):
+            return [Send(msg.chat_id, svc.render("already_visited.j2", at=visited_at, team=owner_team))]
+        case ReasonRequired(expired):
+            return [Send(msg.chat_id, svc.render("reason_required.j2", r=expired))]
     raise AssertionError(outcome)
 
 

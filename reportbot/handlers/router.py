@@ -7,10 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from reportbot.handlers.context import Services
+from reportbot.handlers.followup import handle_follow, handle_rereport
 from reportbot.handlers.identity import CHANNEL_LABELS, find_sender
 from reportbot.handlers.messages import Action, Delete, Incoming, Send
 from reportbot.handlers.mine import handle_mine
 from reportbot.handlers.report import handle_report
+from reportbot.handlers.visit import handle_claim, handle_release, handle_revoke, handle_visit
 from reportbot.handlers.who import handle_who
 from reportbot.rules import privacy
 from reportbot.rules.model import Project, Role, Staff
@@ -54,6 +56,14 @@ async def _who(req: Request, svc: Services) -> list[Action]:
     return await handle_who(req.msg, req.args, [req.project], svc)
 
 
+def _project_command(run: Callable[[Incoming, Staff, Project, str, Services], Awaitable[list[Action]]]) -> Handler:
+    async def handler(req: Request, svc: Services) -> list[Action]:
+        assert req.project is not None
+        return await run(req.msg, req.sender, req.project, req.args, svc)
+
+    return handler
+
+
 async def _help(req: Request, svc: Services) -> list[Action]:
     allowed = [c for c in COMMANDS if req.sender.role.at_least(c.min_role)]
     return [Send(req.msg.chat_id, svc.render("help.j2", me=req.sender, commands=allowed, policy=svc.policy))]
@@ -63,6 +73,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("report", "报备客户（或直接发“报备 …”）", Role.CANVASSER, _report, needs_project=True),
     Command("mine", "我的有效报备和剩余时间", Role.CANVASSER, _mine),
     Command("who", "查客户归属：/who 电话|回执号|客户姓名", Role.ASSISTANT, _who, needs_project=True),
+    Command("follow", "记录跟进：/follow 回执号或电话 内容", Role.CANVASSER, _project_command(handle_follow), needs_project=True),
+    Command("rereport", "失效后重新报备：/rereport 回执号 原因 新时间", Role.CANVASSER, _project_command(handle_rereport),
+            needs_project=True),
+    Command("visit", "到访登记判客：/visit 电话 [带客：姓名] [同行：人数]", Role.ASSISTANT, _project_command(handle_visit),
+            needs_project=True),
+    Command("claim", "到访后凭证据改判：/claim 电话 拓客：… 证据：… 时间：…", Role.MANAGER, _project_command(handle_claim),
+            needs_project=True),
+    Command("revoke", "撤销归属：/revoke 电话 原因：… [接手：…]", Role.MANAGER, _project_command(handle_revoke),
+            needs_project=True),
+    Command("release", "解除公号：/release 电话", Role.MANAGER, _project_command(handle_release), needs_project=True),
     Command("help", "报备模板和可用命令", Role.CANVASSER, _help),
     Command("start", "开始使用：报备模板", Role.CANVASSER, _help),
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Action, Incoming, Send
-from reportbot.rules.model import Event, Project, Report
+from reportbot.rules.model import Event, Project, Report, Visit
 from reportbot.rules.phone import Phone, looks_like_phone, parse_phone
 from reportbot.storage.uow import UnitOfWork
 
@@ -23,6 +23,7 @@ class CustomerFile:
     phone: str
     reports: list[Report]
     history: list[Event]
+    visit: Visit | None
 
     @property
     def current(self) -> Report:
@@ -61,7 +62,8 @@ async def _files(uow: UnitOfWork, found: list[Report], projects: dict[int, Proje
     for project_id, phone in keys:
         reports = await uow.reports.by_phone([project_id], phone)
         history = await uow.events.history(project_id, phone)
-        files.append(CustomerFile(projects[project_id], phone, reports, history))
+        visit = await uow.visits.of_customer(project_id, phone)
+        files.append(CustomerFile(projects[project_id], phone, reports, history, visit))
     return files
 
 

@@ -83,6 +83,15 @@ class EventKind(StrEnum):
     DUPLICATE_REFUSED = "duplicate_refused"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    VISITED = "visited"
+    REVISITED = "revisited"
+    EXPIRED = "expired"
+    PUBLIC = "public"
+    RELEASED = "released"
+    CLAIMED = "claimed"
+    REVOKED = "revoked"
+    FOLLOWED_UP = "followed_up"
+    LAPSED = "lapsed"
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,7 @@ class Report:
     valid_until: datetime
     status: Status
     note: str | None
+    reason: str | None = None
     decided_by_name: str | None = None
     decided_at: datetime | None = None
     reject_reason: RejectReason | None = None
@@ -132,3 +142,22 @@ class Event:
     actor_team: str
     receipt_no: str | None
     detail: str | None
+
+
+@dataclass(frozen=True)
+class Visit:
+    """The customer's first visit and who owns them now (owner None: the office)."""
+
+    id: int
+    project_id: int
+    phone: str
+    at: datetime
+    rule: str
+    owner_id: int | None
+    owner_name: str | None
+    owner_team: str | None
+    brought_by_id: int | None
+    companions: int
+    report_id: int | None
+    last_activity_at: datetime
+    lapsed_at: datetime | None

@@ -19,3 +19,12 @@ class Policy:
     pending_alert_minutes: int = 30
     quiet_start: time = time(22, 0)
     quiet_end: time = time(8, 0)
+    appointment_day_reminder: time = time(9, 0)
+    appointment_lead_hours: int = 2
+    expiry_warning: time = time(9, 0)  # on the last valid day: "expires tonight, a re-report needs a reason"
+    first_followup_hours: int = 24
+    second_followup_days: int = 3
+    followup_warning_hours: int = 4  # remind the owner this long before a follow-up deadline
+    ownership_lapse_days: int = 7
+    digest_time: time = time(21, 0)
+    sweep_seconds: int = 30

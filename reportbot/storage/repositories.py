@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -21,16 +22,20 @@ from reportbot.rules.model import (
     Role,
     Staff,
     Status,
+    Visit,
 )
 from reportbot.storage.tables import (
     DailyCounterRow,
     EventRow,
+    FollowUpRow,
     ProjectRow,
     PublicCustomerRow,
     ReceiptCounterRow,
+    ReminderRow,
     ReportRow,
     StaffIdentityRow,
     StaffRow,
+    VisitRow,
 )
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
@@ -178,6 +183,7 @@ class ReportRepository:
             valid_until=row.valid_until,
             status=Status(row.status),
             note=row.note,
+            reason=row.reason,
             decided_by_name=decided_by_name,
             decided_at=row.decided_at,
             reject_reason=RejectReason(row.reject_reason) if row.reject_reason else None,
@@ -276,6 +282,41 @@ class ReportRepository:
         result = await self.session.execute(stmt)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def set_status(self, report_id: int, status: Status, *, only_from: Iterable[Status]) -> bool:
+        """Move a report on (visited, expired) if it is still in one of ``only_from``."""
+        stmt = (
+            update(ReportRow)
+            .where(ReportRow.id == report_id, ReportRow.status.in_([s.value for s in only_from]))
+            .values(status=status.value)
+        )
+        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def due_to_expire(self, now: datetime, limit: int = 500) -> list[Report]:
+        stmt = (
+            self._select()
+            .where(ReportRow.status.in_(_ACTIVE), ReportRow.valid_until <= now)
+            .order_by(ReportRow.valid_until, ReportRow.id)
+            .limit(limit)
+        )
+        return await self._many(stmt)
+
+    async def expiring_between(self, project_id: int, start: datetime, end: datetime) -> list[Report]:
+        stmt = (
+            self._select()
+            .where(
+                ReportRow.project_id == project_id,
+                ReportRow.status.in_(_ACTIVE),
+                ReportRow.valid_until > start,
+                ReportRow.valid_until <= end,
+            )
+            .order_by(ReportRow.valid_until, ReportRow.id)
+        )
+        return await self._many(stmt)
+
+    async def latest_for(self, project_id: int, phone: str) -> Report | None:
+        stmt = self._select().where(ReportRow.project_id == project_id, ReportRow.phone == phone)
+        return await self._one(stmt.order_by(ReportRow.id.desc()).limit(1))
+
     async def is_public(self, project_id: int, phone: str) -> bool:
         stmt = select(PublicCustomerRow.id).where(
             PublicCustomerRow.project_id == project_id,
@@ -287,6 +328,18 @@ class ReportRepository:
     async def declare_public(self, project_id: int, phone: str, at: datetime) -> None:
         self.session.add(PublicCustomerRow(project_id=project_id, phone=phone, declared_at=at))
         await self.session.flush()
+
+    async def release_public(self, project_id: int, phone: str, at: datetime) -> bool:
+        stmt = (
+            update(PublicCustomerRow)
+            .where(
+                PublicCustomerRow.project_id == project_id,
+                PublicCustomerRow.phone == phone,
+                PublicCustomerRow.released_at.is_(None),  # type: ignore[union-attr]
+            )
+            .values(released_at=at)
+        )
+        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
 class EventRepository:
@@ -330,6 +383,25 @@ class EventRepository:
             for row, name, team, receipt in (await self.session.execute(stmt)).all()
         ]
 
+    async def kinds_since(self, project_id: int, phone: str, kinds: Iterable[EventKind]) -> list[EventKind]:
+        """The customer's events of these kinds, oldest first (for counting consecutive expiries)."""
+        stmt = (
+            select(EventRow.kind)
+            .where(
+                EventRow.project_id == project_id,
+                EventRow.phone == phone,
+                EventRow.kind.in_([k.value for k in kinds]),
+            )
+            .order_by(EventRow.at, EventRow.id)
+        )
+        return [EventKind(k) for k in (await self.session.execute(stmt)).scalars()]
+
+    async def count_between(self, project_id: int, kind: EventKind, start: datetime, end: datetime) -> int:
+        stmt = select(func.count()).where(
+            EventRow.project_id == project_id, EventRow.kind == kind.value, EventRow.at >= start, EventRow.at < end
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
     async def count(self, kind: EventKind) -> int:
         stmt = select(func.count()).where(EventRow.kind == kind.value)
         return int((await self.session.execute(stmt)).scalar_one())
@@ -352,3 +424,156 @@ class CounterRepository:
     async def get(self, name: str, day: str) -> int:
         row = await self.session.get(DailyCounterRow, (name, day))
         return row.value if row else 0
+
+
+class VisitRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._owner = aliased(StaffRow)
+
+    def _select(self) -> Any:
+        return select(VisitRow, self._owner.name, self._owner.team).outerjoin(
+            self._owner, self._owner.id == VisitRow.owner_id
+        )
+
+    @staticmethod
+    def _visit(row: VisitRow, owner_name: str | None, owner_team: str | None) -> Visit:
+        assert row.id is not None
+        return Visit(
+            id=row.id, project_id=row.project_id, phone=row.phone, at=row.at, rule=row.rule,
+            owner_id=row.owner_id, owner_name=owner_name, owner_team=owner_team,
+            brought_by_id=row.brought_by_id, companions=row.companions, report_id=row.report_id,
+            last_activity_at=row.last_activity_at, lapsed_at=row.lapsed_at,
+        )
+
+    async def _many(self, stmt: Any) -> list[Visit]:
+        return [self._visit(*r) for r in (await self.session.execute(stmt)).all()]
+
+    async def of_customer(self, project_id: int, phone: str) -> Visit | None:
+        found = await self._many(self._select().where(VisitRow.project_id == project_id, VisitRow.phone == phone))
+        return found[0] if found else None
+
+    async def get(self, visit_id: int) -> Visit | None:
+        found = await self._many(self._select().where(VisitRow.id == visit_id))
+        return found[0] if found else None
+
+    async def add(self, row: VisitRow) -> Visit:
+        self.session.add(row)
+        await self.session.flush()
+        visit = await self.get(row.id or 0)
+        assert visit is not None
+        return visit
+
+    async def set_owner(self, visit_id: int, owner_id: int | None, rule: str, at: datetime) -> None:
+        stmt = (
+            update(VisitRow)
+            .where(VisitRow.id == visit_id)
+            .values(owner_id=owner_id, rule=rule, last_activity_at=at, lapsed_at=None)
+        )
+        await self.session.execute(stmt)
+
+    async def touch(self, visit_id: int, at: datetime) -> None:
+        await self.session.execute(update(VisitRow).where(VisitRow.id == visit_id).values(last_activity_at=at))
+
+    async def lapse(self, visit_id: int, at: datetime) -> bool:
+        stmt = (
+            update(VisitRow)
+            .where(VisitRow.id == visit_id, VisitRow.owner_id.is_not(None))  # type: ignore[union-attr]
+            .values(owner_id=None, lapsed_at=at)
+        )
+        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def idle_owned(self, before: datetime, limit: int = 500) -> list[Visit]:
+        """Visits owned by a canvasser whose last follow-up (or the visit) is older than ``before``."""
+        stmt = (
+            self._select()
+            .where(VisitRow.owner_id.is_not(None), VisitRow.last_activity_at <= before)  # type: ignore[union-attr]
+            .order_by(VisitRow.id)
+            .limit(limit)
+        )
+        return await self._many(stmt)
+
+    async def count_between(self, project_id: int, start: datetime, end: datetime) -> int:
+        stmt = select(func.count()).where(VisitRow.project_id == project_id, VisitRow.at >= start, VisitRow.at < end)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+
+class FollowUpRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self, project_id: int, phone: str, report_id: int | None, staff_id: int, at: datetime, note: str
+    ) -> None:
+        self.session.add(
+            FollowUpRow(project_id=project_id, phone=phone, report_id=report_id, staff_id=staff_id, at=at, note=note)
+        )
+        await self.session.flush()
+
+    async def count_since(self, project_id: int, phone: str, since: datetime) -> int:
+        stmt = select(func.count()).where(
+            FollowUpRow.project_id == project_id, FollowUpRow.phone == phone, FollowUpRow.at >= since
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    id: int
+    kind: str
+    project_id: int
+    report_id: int | None
+    visit_id: int | None
+    staff_id: int | None
+    due_at: datetime
+
+
+class ReminderRepository:
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self.session = session
+        self.dialect = dialect
+
+    async def plan(
+        self, key: str, kind: str, project_id: int, due: datetime, *, report_id: int | None = None,
+        visit_id: int | None = None, staff_id: int | None = None,
+    ) -> None:
+        """Add the reminder unless one with this key exists (planning twice plans once)."""
+        values = dict(key=key, kind=kind, project_id=project_id, due_at=due, report_id=report_id,
+                      visit_id=visit_id, staff_id=staff_id)
+        stmt = (
+            _insert(self.dialect)(ReminderRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        await self.session.execute(stmt)
+
+    async def claim_due(self, now: datetime, limit: int = 1000) -> list[DueReminder]:
+        """Mark the due, unsent reminders as sent and return them: the claim is the update itself,
+        so of two bot processes sweeping at once each reminder goes to exactly one."""
+        due = (
+            select(ReminderRow.id)
+            .where(ReminderRow.sent_at.is_(None), ReminderRow.due_at <= now)  # type: ignore[union-attr]
+            .order_by(ReminderRow.due_at, ReminderRow.id)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        ids = list((await self.session.execute(due)).scalars())
+        if not ids:
+            return []
+        stmt = (
+            update(ReminderRow)
+            .where(ReminderRow.id.in_(ids), ReminderRow.sent_at.is_(None))  # type: ignore[union-attr]
+            .values(sent_at=now, outcome="sent")
+            .returning(ReminderRow.id, ReminderRow.kind, ReminderRow.project_id, ReminderRow.report_id,
+                       ReminderRow.visit_id, ReminderRow.staff_id, ReminderRow.due_at)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return sorted((DueReminder(*r) for r in rows), key=lambda r: (r.due_at, r.id))
+
+    async def exists(self, key: str) -> bool:
+        return (await self.session.execute(select(ReminderRow.id).where(ReminderRow.key == key))).first() is not None
+
+    async def unsent(self) -> int:
+        stmt = select(func.count()).where(ReminderRow.sent_at.is_(None))  # type: ignore[union-attr]
+        return int((await self.session.execute(stmt)).scalar_one())

@@ -147,3 +147,56 @@ class DailyCounterRow(SQLModel, table=True):
     name: str = Field(max_length=32, primary_key=True)
     day: str = Field(max_length=8, primary_key=True)
     value: int = 0
+
+
+class VisitRow(SQLModel, table=True):
+    """A customer's first visit and the ownership decided then (later changes are events too)."""
+
+    __tablename__ = "visit"
+    __table_args__ = (UniqueConstraint("project_id", "phone", name="uq_visit_customer"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    phone: str = Field(max_length=11)
+    at: datetime = Field(sa_column=_utc())
+    registered_by_id: int = Field(foreign_key="staff.id")
+    brought_by_id: int | None = Field(default=None, foreign_key="staff.id")
+    companions: int = 0
+    rule: str = Field(max_length=16)
+    owner_id: int | None = Field(default=None, foreign_key="staff.id")
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    last_activity_at: datetime = Field(sa_column=_utc())
+    lapsed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class FollowUpRow(SQLModel, table=True):
+    __tablename__ = "follow_up"
+    __table_args__ = (Index("ix_follow_up_report", "report_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    phone: str = Field(max_length=11)
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    staff_id: int = Field(foreign_key="staff.id")
+    at: datetime = Field(sa_column=_utc())
+    note: str = Field(max_length=200)
+
+
+class ReminderRow(SQLModel, table=True):
+    """A message due at a time. ``key`` makes planning idempotent; ``sent_at`` is set when claimed."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (
+        Index("ix_reminder_due", "due_at", sqlite_where=text("sent_at IS NULL"), postgresql_where=text("sent_at IS NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    kind: str = Field(max_length=16)
+    project_id: int = Field(foreign_key="project.id")
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    visit_id: int | None = Field(default=None, foreign_key="visit.id")
+    staff_id: int | None = Field(default=None, foreign_key="staff.id")  # the person to tell, if not the group
+    due_at: datetime = Field(sa_column=_utc())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    outcome: str | None = Field(default=None, max_length=16)

@@ -9,9 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from reportbot.storage.repositories import (
     CounterRepository,
     EventRepository,
+    FollowUpRepository,
     ProjectRepository,
+    ReminderRepository,
     ReportRepository,
     StaffRepository,
+    VisitRepository,
 )
 
 
@@ -29,6 +32,9 @@ class UnitOfWork:
         self.reports = ReportRepository(self.session, self.dialect)
         self.events = EventRepository(self.session)
         self.counters = CounterRepository(self.session, self.dialect)
+        self.visits = VisitRepository(self.session)
+        self.follow_ups = FollowUpRepository(self.session)
+        self.reminders = ReminderRepository(self.session, self.dialect)
         return self
 
     async def __aexit__(

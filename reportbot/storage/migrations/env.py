@@ -9,8 +9,10 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
+from sqlmodel.sql.sqltypes import AutoString
 
 import reportbot.storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from reportbot.storage.types import UTCDateTime
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -25,12 +27,22 @@ def _url() -> str:
     return Settings().database_url
 
 
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    """Autogenerate our column types as the migrations import them (no sqlmodel in migrations)."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "UTCDateTime()"
+    if type_ == "type" and isinstance(obj, AutoString):
+        return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
+    return False
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite can only ALTER through table copies
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from alembic import op
+
+from reportbot.storage.types import UTCDateTime  # noqa: F401
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

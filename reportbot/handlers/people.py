@@ -1,0 +1,12 @@
+"""Finding the staff member a command names ('带客：李四', '接手：王五 队名：猛虎队')."""
+
+from __future__ import annotations
+
+from reportbot.rules.model import Staff
+from reportbot.storage.uow import UnitOfWork
+
+
+async def named_staff(uow: UnitOfWork, name: str, team: str | None) -> list[Staff]:
+    """Everyone registered under this name (in this team, when one is given)."""
+    everyone = [s for s, _ in await uow.staff.all() if s.name == name.strip()]
+    return [s for s in everyone if team is None or s.team == team.strip()]

@@ -1,0 +1,155 @@
+"""The periodic sweep (SPEC §6–7): expire reports, lapse idle ownership, plan digests, send what is due.
+
+Every message it sends comes from a reminder row. Claiming a row marks it sent in the same
+statement, so two bot processes sweeping at once never send one twice, and rows that fell due
+while the bot was down are sent at the next sweep (after the quiet hours, if they are on).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from reportbot.handlers.cards import card
+from reportbot.handlers.context import Services
+from reportbot.handlers.identity import private_chat_of
+from reportbot.handlers.messages import Action, Send
+from reportbot.rules.model import EventKind, Project, Status
+from reportbot.rules.ownership import becomes_public
+from reportbot.rules.reminders import Kind, digest_due, quiet
+from reportbot.storage.repositories import DueReminder
+from reportbot.storage.uow import UnitOfWork
+
+
+async def sweep(svc: Services, now: datetime, channel: str) -> list[Action]:
+    """One pass: the ledger's time-driven changes first, then the messages now due."""
+    await expire_reports(svc, now)
+    await lapse_ownership(svc, now)
+    await plan_digests(svc, now)
+    if quiet(now, svc.policy):
+        return []
+    return await send_due(svc, now, channel)
+
+
+async def expire_reports(svc: Services, now: datetime) -> int:
+    """Reports past their validity with no visit expire; the key is free; a 4th expiry makes a 公号."""
+    expired = 0
+    async with svc.db.uow() as uow:
+        for report in await uow.reports.due_to_expire(now):
+            if not await uow.reports.set_status(report.id, Status.EXPIRED, only_from=(Status.PENDING, Status.CONFIRMED)):
+                continue
+            expired += 1
+            await uow.events.add(project_id=report.project_id, phone=report.phone, kind=EventKind.EXPIRED,
+                                 actor_id=report.canvasser_id, at=report.valid_until, report_id=report.id)
+            await uow.reminders.plan(f"{Kind.EXPIRED}:{report.id}", Kind.EXPIRED, report.project_id, now,
+                                     report_id=report.id, staff_id=report.canvasser_id)
+            if becomes_public(await _consecutive_expiries(uow, report.project_id, report.phone), svc.policy.max_rereports):
+                if not await uow.reports.is_public(report.project_id, report.phone):
+                    await uow.reports.declare_public(report.project_id, report.phone, now)
+                    await uow.events.add(project_id=report.project_id, phone=report.phone, kind=EventKind.PUBLIC,
+                                         actor_id=report.canvasser_id, at=report.valid_until, report_id=report.id)
+        await uow.commit()
+    return expired
+
+
+async def _consecutive_expiries(uow: UnitOfWork, project_id: int, phone: str) -> int:
+    """Expiries of this customer since the last visit or release, whoever reported."""
+    kinds = await uow.events.kinds_since(project_id, phone, (EventKind.EXPIRED, EventKind.VISITED, EventKind.RELEASED))
+    count = 0
+    for kind in reversed(kinds):
+        if kind is not EventKind.EXPIRED:
+            break
+        count += 1
+    return count
+
+
+async def lapse_ownership(svc: Services, now: datetime) -> int:
+    """A visited customer with no follow-up for the lapse period loses its owner to the office."""
+    lapsed = 0
+    async with svc.db.uow() as uow:
+        for visit in await uow.visits.idle_owned(now - timedelta(days=svc.policy.ownership_lapse_days)):
+            if not await uow.visits.lapse(visit.id, now):
+                continue
+            lapsed += 1
+            assert visit.owner_id is not None
+            await uow.events.add(project_id=visit.project_id, phone=visit.phone, kind=EventKind.LAPSED,
+                                 actor_id=visit.owner_id, at=now, report_id=visit.report_id,
+                                 detail=f"{svc.policy.ownership_lapse_days}天未跟进")
+            await uow.reminders.plan(f"{Kind.LAPSED}:{visit.id}:{now.timestamp():.0f}", Kind.LAPSED,
+                                     visit.project_id, now, visit_id=visit.id, staff_id=visit.owner_id)
+        await uow.commit()
+    return lapsed
+
+
+async def plan_digests(svc: Services, now: datetime) -> None:
+    """From the digest time on, each project with a group gets one digest row for the day."""
+    day = digest_due(now, svc.policy)
+    if day is None:
+        return
+    async with svc.db.uow() as uow:
+        for project in await uow.projects.all():
+            if project.tg_chat_id or project.wecom_chat_id:
+                await uow.reminders.plan(f"{Kind.DIGEST}:{project.id}:{day}", Kind.DIGEST, project.id, now)
+        await uow.commit()
+
+
+async def send_due(svc: Services, now: datetime, channel: str) -> list[Action]:
+    async with svc.db.uow() as uow:
+        due = await uow.reminders.claim_due(now)
+        await uow.commit()
+    actions: list[Action] = []
+    async with svc.db.uow(write=False) as uow:
+        for reminder in due:
+            actions += await _render(uow, svc, reminder, now, channel)
+    return actions
+
+
+def _group(project: Project, channel: str) -> str | None:
+    return project.wecom_chat_id if channel == "wecom" else (project.tg_chat_id or project.wecom_chat_id)
+
+
+async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime, channel: str) -> list[Action]:
+    """The message a reminder stands for — or nothing, when what it was about has moved on."""
+    project = await uow.projects.get(r.project_id)
+    assert project is not None
+    kind = Kind(r.kind)
+    if kind is Kind.DIGEST:
+        group = _group(project, channel)
+        return [Send(group, await _digest(uow, svc, project, r.due_at))] if group else []
+    report = await uow.reports.get(r.report_id) if r.report_id else None
+    visit = await uow.visits.get(r.visit_id) if r.visit_id else None
+    if kind is Kind.PENDING:
+        if report is None or report.status is not Status.PENDING:
+            return []
+        group = _group(project, channel)
+        text, buttons = card(svc, report)
+        return [Send(group, svc.render("reminder.j2", kind=kind.value, r=report, now=now) + "\n" + text, buttons)] if group else []
+    if kind in (Kind.APPOINTMENT_DAY, Kind.APPOINTMENT_SOON, Kind.EXPIRES_TONIGHT):
+        if report is None or not report.status.active:
+            return []
+    if kind in (Kind.FIRST_FOLLOWUP, Kind.SECOND_FOLLOWUP):
+        if visit is None or visit.owner_id != r.staff_id:
+            return []
+        needed = 1 if kind is Kind.FIRST_FOLLOWUP else 2
+        if await uow.follow_ups.count_since(visit.project_id, visit.phone, visit.at) >= needed:
+            return []
+    chat = await private_chat_of(uow, r.staff_id, channel) if r.staff_id else None
+    if chat is None:
+        return []
+    public = report is not None and await uow.reports.is_public(report.project_id, report.phone)
+    return [Send(chat, svc.render("reminder.j2", kind=kind.value, r=report, v=visit, now=now, public=public,
+                                  policy=svc.policy))]
+
+
+async def _digest(uow: UnitOfWork, svc: Services, project: Project, at: datetime) -> str:
+    local = at.astimezone(svc.tz)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = start + timedelta(days=1)
+    counts = {
+        kind: await uow.events.count_between(project.id, kind, start, end)
+        for kind in (EventKind.REPORTED, EventKind.DUPLICATE_REFUSED, EventKind.CONFIRMED, EventKind.REJECTED,
+                     EventKind.EXPIRED)
+    }
+    visits = await uow.visits.count_between(project.id, start, end)
+    expiring = await uow.reports.expiring_between(project.id, end, end + timedelta(days=1))
+    return svc.render("digest.j2", project=project, day=start, counts=counts, EventKind=EventKind, visits=visits,
+                      expiring=expiring)
