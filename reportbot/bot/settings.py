@@ -34,6 +34,11 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_BOT_TOKEN looks wrong: BotFather's tokens look like 123456789:AAE…")
         return SecretStr(token)
 
+    @field_validator("reportbot_policy", mode="before")
+    @classmethod
+    def _empty_policy_means_defaults(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

@@ -47,7 +47,7 @@ class TelegramTransport:
         self.services = services
         self.clock = clock
         self.outbox = Outbox(self._deliver)
-        self.sweeper = Sweeper(services, clock, CHANNEL, self._dispatch)
+        self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
 
     def build(self, settings: Settings) -> Application:  # type: ignore[type-arg]
@@ -100,7 +100,7 @@ class TelegramTransport:
             now=self.clock.now(),
             message_id=str(message.message_id),
         )
-        self._dispatch(await handle_message(incoming, self.services))
+        self.dispatch(await handle_message(incoming, self.services))
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: always answered, even when it changes nothing."""
@@ -122,12 +122,12 @@ class TelegramTransport:
         actions = await handle_press(press, self.services)
         alerts = [a.text for a in actions if isinstance(a, Alert) and a.text]
         await query.answer(alerts[0] if alerts else None)
-        self._dispatch(actions)
+        self.dispatch(actions)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("update failed", exc_info=context.error)
 
-    def _dispatch(self, actions: list[Action]) -> None:
+    def dispatch(self, actions: list[Action]) -> None:
         for action in actions:
             if not isinstance(action, Alert):
                 self.outbox.put(action)

@@ -126,6 +126,8 @@ async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime,
     if kind in (Kind.APPOINTMENT_DAY, Kind.APPOINTMENT_SOON, Kind.EXPIRES_TONIGHT):
         if report is None or not report.status.active:
             return []
+        if kind is not Kind.EXPIRES_TONIGHT and now >= report.appointment_at:
+            return []  # held back (quiet hours, downtime) past the appointment itself: no longer news
     if kind in (Kind.FIRST_FOLLOWUP, Kind.SECOND_FOLLOWUP):
         if visit is None or visit.owner_id != r.staff_id:
             return []

@@ -26,8 +26,8 @@ class CustomerFile:
     visit: Visit | None
 
     @property
-    def current(self) -> Report:
-        return self.reports[-1]
+    def current(self) -> Report | None:
+        return self.reports[-1] if self.reports else None
 
 
 async def handle_who(msg: Incoming, query: str, projects: list[Project], svc: Services) -> list[Action]:
@@ -35,6 +35,7 @@ async def handle_who(msg: Incoming, query: str, projects: list[Project], svc: Se
     if not query:
         return [Send(msg.chat_id, svc.render("who_usage.j2"))]
     project_ids = [p.id for p in projects]
+    visited: list[tuple[int, str]] = []  # customers who visited without any report (natural visitors)
     async with svc.db.uow(write=False) as uow:
         if RECEIPT.match(query):
             found = await uow.reports.by_receipt(project_ids, query.upper())
@@ -43,9 +44,11 @@ async def handle_who(msg: Incoming, query: str, projects: list[Project], svc: Se
             if not isinstance(phone, Phone):
                 return [Send(msg.chat_id, svc.render("who_usage.j2", problem=svc.render.refusal(phone)))]
             found = await uow.reports.by_phone(project_ids, phone.masked)
+            visited = [(p, phone.masked) for p in project_ids if await uow.visits.of_customer(p, phone.masked)]
         else:
             found = await uow.reports.by_customer(project_ids, query)
-        files = await _files(uow, found, {p.id: p for p in projects})
+        keys = [(r.project_id, r.phone) for r in found] + visited
+        files = await _files(uow, keys, {p.id: p for p in projects})
     if not files:
         return [Send(msg.chat_id, svc.render("who_none.j2", query=_safe_query(query, svc)))]
     return [
@@ -56,10 +59,9 @@ async def handle_who(msg: Incoming, query: str, projects: list[Project], svc: Se
     ]
 
 
-async def _files(uow: UnitOfWork, found: list[Report], projects: dict[int, Project]) -> list[CustomerFile]:
-    keys = list(dict.fromkeys((r.project_id, r.phone) for r in found))
+async def _files(uow: UnitOfWork, keys: list[tuple[int, str]], projects: dict[int, Project]) -> list[CustomerFile]:
     files = []
-    for project_id, phone in keys:
+    for project_id, phone in dict.fromkeys(keys):
         reports = await uow.reports.by_phone([project_id], phone)
         history = await uow.events.history(project_id, phone)
         visit = await uow.visits.of_customer(project_id, phone)

@@ -30,9 +30,11 @@ _PAST_TIME = re.compile(r"^(?:(?:(\d{4})[-/.年])?(\d{1,2})[-/.月](\d{1,2})[日
 def labelled(text: str) -> tuple[str, dict[str, str]]:
     """The leading unlabelled words, and the value after each label (up to the next label)."""
     matches = list(_LABEL_RE.finditer(text))
-    head = text[: matches[0].start()] if matches else text
+    if not matches:
+        return text.strip(), {}
+    head = text[: matches[0].start()]
     values: dict[str, str] = {}
-    for match, following in zip(matches, matches[1:] + [None], strict=True):
+    for match, following in zip(matches, [*matches[1:], None], strict=True):
         end = following.start() if following else len(text)
         values[_LABELS[match.group(1)]] = text[match.end() : end].strip(" ,，;；、\n\t")
     return head.strip(), values

@@ -80,3 +80,7 @@ def test_env_example_documents_every_setting_and_nothing_else() -> None:
         if line and not line.startswith("#")
     }
     assert keys == {name.upper() for name in Settings.model_fields}
+
+
+def test_an_empty_policy_path_as_in_env_example_means_the_defaults() -> None:
+    assert Settings(reportbot_policy="").reportbot_policy is None

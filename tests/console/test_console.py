@@ -12,17 +12,24 @@ import pytest
 HERE = Path(__file__).parent
 
 
-def reportbot(*args: str, db: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}", "TELEGRAM_BOT_TOKEN": ""}
+def reportbot(*args: str, db: Path, stdin: str | None = None, policy: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}", "TELEGRAM_BOT_TOKEN": "",
+           "REPORTBOT_POLICY": str(policy) if policy else ""}
     return subprocess.run(
         [sys.executable, "-m", "reportbot.bot.cli", *args],
         input=stdin, capture_output=True, text=True, env=env, timeout=120, cwd=HERE,
     )
 
 
-@pytest.mark.parametrize("script", ["opening_day"])
+@pytest.mark.parametrize("script", ["opening_day", "office_week"])
 def test_a_scripted_day_replays_to_its_expected_transcript(script: str, tmp_path: Path) -> None:
-    result = reportbot("console", "--demo", db=tmp_path / "ledger.db", stdin=(HERE / f"{script}.txt").read_text("utf-8"))
+    """opening_day: one morning on the default policy; office_week: a week of visits, expiries, re-reports,
+    a 公号 and digests, on a compressed policy (office_week.policy.toml) so that a week shows every rule."""
+    policy = HERE / f"{script}.policy.toml"
+    result = reportbot(
+        "console", "--demo", db=tmp_path / "ledger.db", stdin=(HERE / f"{script}.txt").read_text("utf-8"),
+        policy=policy if policy.exists() else None,
+    )
     assert result.returncode == 0, result.stderr
     expected_file = HERE / f"{script}.expected.txt"
     if os.environ.get("REPORTBOT_UPDATE_TRANSCRIPTS"):

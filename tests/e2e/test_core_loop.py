@@ -6,94 +6,14 @@ the group card, a manager asks /who, a stranger is told their id.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 import pytest
 
-from reportbot.bot.settings import Settings
-from reportbot.bot.telegram import TelegramTransport
-from reportbot.handlers import directory
-from reportbot.handlers.context import Services
-from reportbot.handlers.directory import NewStaff
-from reportbot.handlers.render import Renderer
-from reportbot.rules.policy import Policy
-from reportbot.scheduler.clock import SystemClock
-from reportbot.storage.db import Database
-from tests.e2e.emulator import (
-    Emulator,
-    TgUser,
-    bot_message,
-    buttons,
-    history,
-    new_token,
-    running_application,
-    wait_for_bot_messages,
-)
+from tests.e2e.conftest import GROUP, REPORT, Office
+from tests.e2e.emulator import buttons, history
 
 pytestmark = [pytest.mark.e2e]
-
-WAIT = 30.0
-GROUP = -1001234567890
-REPORT = "报备\n客户：{customer}\n电话：{phone}\n队名：{team}\n拓客：{name}\n到访：明天下午3点"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> AsyncIterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-@dataclass
-class Office:
-    emulator: Emulator
-    token: str
-    li: TgUser  # canvasser, 飞虎队
-    wang: TgUser  # canvasser, 猛虎队
-    zhao: TgUser  # assistant
-    chen: TgUser  # manager
-    stranger: TgUser
-
-    async def next_in(self, chat_id: int, count: int = 1) -> list[dict]:
-        return await wait_for_bot_messages(self.emulator, self.token, chat_id, count=count, timeout=WAIT)
-
-    async def card(self, message_id: int, showing: str | None = None) -> dict:
-        """The group card as it stands, waiting (for an edit) until its text shows ``showing``."""
-        deadline = asyncio.get_running_loop().time() + WAIT
-        while True:
-            current = await bot_message(self.emulator, self.token, GROUP, message_id)
-            assert current is not None
-            if showing is None or showing in current["text"]:
-                return current
-            assert asyncio.get_running_loop().time() < deadline, f"card never showed {showing!r}: {current}"
-            await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def office(emulator: Emulator, sqlite_url: str) -> AsyncIterator[Office]:
-    policy = Policy()
-    services = Services(db=Database(sqlite_url), render=Renderer(policy.timezone), policy=policy)
-    now = SystemClock().now()
-    await directory.add_project(services.db, "森林半岛", str(GROUP), None, now)
-    for entry in (
-        NewStaff("李四", "飞虎队", "canvasser", "101", project="森林半岛"),
-        NewStaff("赵敏", "案场", "assistant", "102", project="森林半岛"),
-        NewStaff("王五", "猛虎队", "canvasser", "103", project="森林半岛"),
-        NewStaff("陈经理", "案场", "manager", "104", project="森林半岛"),
-    ):
-        await directory.add_staff(services.db, entry, now)
-    token = new_token()
-    transport = TelegramTransport(services, SystemClock())
-    application = transport.build(Settings(telegram_bot_token=token, telegram_base_url=emulator.base_url))
-    people = [TgUser(emulator, token, uid, name) for uid, name in
-              ((101, "李四"), (103, "王五"), (102, "赵敏"), (104, "陈经理"), (999, "路人"))]
-    async with running_application(application):
-        await transport.on_start(application)  # the emulator refuses setMyCommands: start-up goes on
-        yield Office(emulator, token, *people)
-        await transport.outbox.drain()
-    await transport.on_shutdown(application)
 
 
 async def test_report_duplicate_confirm_reject_and_who_through_telegram(office: Office) -> None:
