@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reportbot.rules.model import Staff
+from reportbot.rules.model import Project, Staff
 from reportbot.storage.uow import UnitOfWork
 
 # The identity namespaces each channel may look a sender up in, in order. The console stands in
@@ -31,3 +31,12 @@ async def private_chat_of(uow: UnitOfWork, staff_id: int, channel: str) -> str |
         if namespace in identities:
             return identities[namespace]
     return None
+
+
+def group_chat(project: Project, channel: str) -> str | None:
+    """The project's group on this channel (the console, standing in for both, takes either)."""
+    if channel == "wecom":
+        return project.wecom_chat_id
+    if channel == "telegram":
+        return project.tg_chat_id
+    return project.tg_chat_id or project.wecom_chat_id

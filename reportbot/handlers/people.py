@@ -8,5 +8,4 @@ from reportbot.storage.uow import UnitOfWork
 
 async def named_staff(uow: UnitOfWork, name: str, team: str | None) -> list[Staff]:
     """Everyone registered under this name (in this team, when one is given)."""
-    everyone = [s for s, _ in await uow.staff.all() if s.name == name.strip()]
-    return [s for s in everyone if team is None or s.team == team.strip()]
+    return await uow.staff.by_name(name.strip(), team.strip() if team else None)

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
-from reportbot.handlers.identity import private_chat_of
+from reportbot.handlers.identity import group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.rules import privacy
 from reportbot.rules.model import EventKind, Project, Report, Role, Staff, Status
@@ -207,7 +207,7 @@ async def _resolve_canvasser(svc: Services, sender: Staff, draft: ReportDraft) -
             return None, Refusal.of(Field.TEAM, "team_mismatch", given=draft.team, registered=sender.team)
         return None, Refusal.of(Field.CANVASSER, "canvasser_mismatch", given=draft.canvasser, registered=sender.name)
     async with svc.db.uow(write=False) as uow:
-        found = await uow.staff.by_name_and_team(draft.canvasser, draft.team)
+        found = await uow.staff.by_name(draft.canvasser, draft.team)
     if len(found) != 1:
         code = "canvasser_unknown" if not found else "canvasser_ambiguous"
         return None, Refusal.of(Field.CANVASSER, code, name=draft.canvasser, team=draft.team)
@@ -242,7 +242,7 @@ async def _accepted(svc: Services, msg: Incoming, filing: Filing, report: Report
     """The receipt to the reporter; the card to the project's group (in the group, the card is the receipt)."""
     actions: list[Action] = []
     text, buttons = card(svc, report)
-    group = _group_chat(filing.project, msg.channel)
+    group = group_chat(filing.project, msg.channel)
     if not (msg.is_group and msg.chat_id == group):
         masked = filing.draft.phone.was_full
         actions.append(Send(msg.chat_id, svc.render("receipt.j2", r=report, repeated=False, now=msg.now, masked=masked)))
@@ -254,9 +254,3 @@ async def _accepted(svc: Services, msg: Incoming, filing: Filing, report: Report
         if chat and chat != msg.chat_id:
             actions.append(Send(chat, svc.render("filed_for_you.j2", r=report, by=filing.filed_by, now=msg.now)))
     return actions
-
-
-def _group_chat(project: Project, channel: str) -> str | None:
-    if channel == "wecom":
-        return project.wecom_chat_id
-    return project.tg_chat_id or (project.wecom_chat_id if channel == "console" else None)

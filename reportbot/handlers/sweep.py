@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
-from reportbot.handlers.identity import private_chat_of
+from reportbot.handlers.identity import group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Send
 from reportbot.rules.model import EventKind, Project, Status
 from reportbot.rules.ownership import becomes_public
@@ -103,26 +103,24 @@ async def send_due(svc: Services, now: datetime, channel: str) -> list[Action]:
     return actions
 
 
-def _group(project: Project, channel: str) -> str | None:
-    return project.wecom_chat_id if channel == "wecom" else (project.tg_chat_id or project.wecom_chat_id)
-
-
 async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime, channel: str) -> list[Action]:
     """The message a reminder stands for — or nothing, when what it was about has moved on."""
     project = await uow.projects.get(r.project_id)
     assert project is not None
     kind = Kind(r.kind)
     if kind is Kind.DIGEST:
-        group = _group(project, channel)
+        group = group_chat(project, channel)
         return [Send(group, await _digest(uow, svc, project, r.due_at))] if group else []
     report = await uow.reports.get(r.report_id) if r.report_id else None
     visit = await uow.visits.get(r.visit_id) if r.visit_id else None
     if kind is Kind.PENDING:
         if report is None or report.status is not Status.PENDING:
             return []
-        group = _group(project, channel)
+        group = group_chat(project, channel)
         text, buttons = card(svc, report)
-        return [Send(group, svc.render("reminder.j2", kind=kind.value, r=report, now=now) + "\n" + text, buttons)] if group else []
+        if group is None:
+            return []
+        return [Send(group, svc.render("reminder.j2", kind=kind.value, r=report, now=now) + "\n" + text, buttons)]
     if kind in (Kind.APPOINTMENT_DAY, Kind.APPOINTMENT_SOON, Kind.EXPIRES_TONIGHT):
         if report is None or not report.status.active:
             return []

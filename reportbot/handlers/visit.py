@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from reportbot.handlers.context import Services
-from reportbot.handlers.identity import private_chat_of
+from reportbot.handlers.identity import group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.handlers.people import named_staff
 from reportbot.rules.args import VisitArgs, parse_past_time, parse_phone_and_labels, parse_visit
@@ -101,7 +101,7 @@ async def _record_visit(
 
 async def _announce(svc: Services, msg: Incoming, project: Project, news: Announcement) -> list[Action]:
     text = svc.render("ownership.j2", v=news.visit, rule=RULE_LABELS[news.rule], detail=news.detail)
-    targets = [project.tg_chat_id if msg.channel != "wecom" else project.wecom_chat_id, msg.chat_id]
+    targets = [group_chat(project, msg.channel), msg.chat_id]
     async with svc.db.uow(write=False) as uow:
         if news.visit.owner_id is not None:
             targets.append(await private_chat_of(uow, news.visit.owner_id, msg.channel))

@@ -134,9 +134,12 @@ class StaffRepository:
         )
         return (await self.session.execute(stmt)).first() is not None
 
-    async def by_name_and_team(self, name: str, team: str) -> list[Staff]:
-        stmt = select(StaffRow).where(StaffRow.name == name, StaffRow.team == team).order_by(StaffRow.id)
-        return [_staff(r) for r in (await self.session.execute(stmt)).scalars()]
+    async def by_name(self, name: str, team: str | None = None) -> list[Staff]:
+        """Staff registered under this name, in this team when one is given."""
+        stmt = select(StaffRow).where(StaffRow.name == name)
+        if team is not None:
+            stmt = stmt.where(StaffRow.team == team)
+        return [_staff(r) for r in (await self.session.execute(stmt.order_by(StaffRow.id))).scalars()]
 
     async def identities(self, staff_id: int) -> dict[str, str]:
         stmt = select(StaffIdentityRow).where(StaffIdentityRow.staff_id == staff_id)
