@@ -58,6 +58,9 @@ class TelegramTransport:
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
             .rate_limiter(AIORateLimiter(max_retries=3))
+            # A small pool: httpx's pool bookkeeping grows with its size and, measured, halved the
+            # messages a second of a bot with many sends in flight at PTB's default of 256.
+            .connection_pool_size(8)
             .post_init(self.on_start)
             .post_shutdown(self.on_shutdown)
             .build()

@@ -111,17 +111,17 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome:
 
         if await uow.reports.is_public(f.project.id, phone):
             return PublicCustomer()
-        holder = await uow.reports.active_for(f.project.id, phone)
-        if holder is not None:
-            if holder.canvasser_id == f.canvasser.id:
-                return Repeated(holder)
-            await log(EventKind.DUPLICATE_REFUSED, holder.id)
+        # The active report, if any, is the customer's newest: none can be filed while one is active.
+        latest = await uow.reports.latest_for(f.project.id, phone)
+        if latest is not None and latest.status.active:
+            if latest.canvasser_id == f.canvasser.id:
+                return Repeated(latest)
+            await log(EventKind.DUPLICATE_REFUSED, latest.id)
             await uow.commit()
-            return Duplicate(holder.team, holder.reported_at)
+            return Duplicate(latest.team, latest.reported_at)
         visit = await uow.visits.of_customer(f.project.id, phone)
         if visit is not None:
             return AlreadyVisited(visit.at, visit.owner_team)
-        latest = await uow.reports.latest_for(f.project.id, phone)
         if latest and latest.status is Status.EXPIRED and latest.canvasser_id == f.canvasser.id and not f.draft.reason:
             return ReasonRequired(latest)
         if await uow.reports.count_active_of(f.canvasser.id) >= max_active:
@@ -144,14 +144,15 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome:
                 reason=f.draft.reason,
                 source_channel=f.channel,
                 source_chat=f.chat_id,
-            )
+            ),
+            f.canvasser.name,
         )
         await log(EventKind.REPORTED, report.id)
-        for plan in plan_for_report(f.now, report.appointment_at, report.valid_until, policy):
-            await uow.reminders.plan(
-                f"{plan.kind}:{report.id}", plan.kind, f.project.id, plan.due, report_id=report.id,
-                staff_id=None if plan.kind is Kind.PENDING else f.canvasser.id,
-            )
+        await uow.reminders.plan_many([
+            dict(key=f"{plan.kind}:{report.id}", kind=plan.kind.value, project_id=f.project.id, due_at=plan.due,
+                 report_id=report.id, staff_id=None if plan.kind is Kind.PENDING else f.canvasser.id)
+            for plan in plan_for_report(f.now, report.appointment_at, report.valid_until, policy)
+        ])
         await uow.commit()
         return Accepted(report)
 

@@ -154,19 +154,24 @@ class StaffRepository:
         return [(_staff(r), by_staff.get(r.id or 0, {})) for r in rows]
 
 
+_CANVASSER = aliased(StaffRow)
+_DECIDER = aliased(StaffRow)
+# Built once: a report with the names of its canvasser and of whoever decided it.
+_REPORT_SELECT = (
+    select(ReportRow, _CANVASSER.name, _DECIDER.name)
+    .join(_CANVASSER, _CANVASSER.id == ReportRow.canvasser_id)
+    .outerjoin(_DECIDER, _DECIDER.id == ReportRow.decided_by_id)
+)
+
+
 class ReportRepository:
     def __init__(self, session: AsyncSession, dialect: str) -> None:
         self.session = session
         self.dialect = dialect
-        self._canvasser = aliased(StaffRow)
-        self._decider = aliased(StaffRow)
 
-    def _select(self) -> Any:
-        return (
-            select(ReportRow, self._canvasser.name, self._decider.name)
-            .join(self._canvasser, self._canvasser.id == ReportRow.canvasser_id)
-            .outerjoin(self._decider, self._decider.id == ReportRow.decided_by_id)
-        )
+    @staticmethod
+    def _select() -> Any:
+        return _REPORT_SELECT
 
     @staticmethod
     def _report(row: ReportRow, canvasser_name: str, decided_by_name: str | None) -> Report:
@@ -255,12 +260,11 @@ class ReportRepository:
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
-    async def add(self, row: ReportRow) -> Report:
+    async def add(self, row: ReportRow, canvasser_name: str) -> Report:
+        """Insert a new report; the row as flushed is the answer (no second round trip)."""
         self.session.add(row)
         await self.session.flush()
-        found = await self.get(row.id or 0)
-        assert found is not None
-        return found
+        return self._report(row, canvasser_name, None)
 
     async def decide(
         self,
@@ -429,15 +433,17 @@ class CounterRepository:
         return row.value if row else 0
 
 
+_OWNER = aliased(StaffRow)
+_VISIT_SELECT = select(VisitRow, _OWNER.name, _OWNER.team).outerjoin(_OWNER, _OWNER.id == VisitRow.owner_id)
+
+
 class VisitRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self._owner = aliased(StaffRow)
 
-    def _select(self) -> Any:
-        return select(VisitRow, self._owner.name, self._owner.team).outerjoin(
-            self._owner, self._owner.id == VisitRow.owner_id
-        )
+    @staticmethod
+    def _select() -> Any:
+        return _VISIT_SELECT
 
     @staticmethod
     def _visit(row: VisitRow, owner_name: str | None, owner_team: str | None) -> Visit:
@@ -541,13 +547,15 @@ class ReminderRepository:
         visit_id: int | None = None, staff_id: int | None = None,
     ) -> None:
         """Add the reminder unless one with this key exists (planning twice plans once)."""
-        values = dict(key=key, kind=kind, project_id=project_id, due_at=due, report_id=report_id,
-                      visit_id=visit_id, staff_id=staff_id)
-        stmt = (
-            _insert(self.dialect)(ReminderRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
+        await self.plan_many([dict(key=key, kind=kind, project_id=project_id, due_at=due, report_id=report_id,
+                                   visit_id=visit_id, staff_id=staff_id)])
+
+    async def plan_many(self, rows: list[dict[str, Any]]) -> None:
+        """Several reminders in one statement (a new report plans up to four)."""
+        if not rows:
+            return
+        full = [{"report_id": None, "visit_id": None, "staff_id": None, **row} for row in rows]
+        stmt = _insert(self.dialect)(ReminderRow).values(full).on_conflict_do_nothing(index_elements=["key"])
         await self.session.execute(stmt)
 
     async def claim_due(self, now: datetime, limit: int = 1000) -> list[DueReminder]:

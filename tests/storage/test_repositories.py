@@ -36,7 +36,7 @@ def row(project_id: int, canvasser_id: int, phone: str = "138***88888", receipt:
 async def test_times_come_back_aware_and_equal_to_what_was_stored(db: Database) -> None:
     project_id, li, _ = await office(db)
     async with db.uow() as uow:
-        report = await uow.reports.add(row(project_id, li))
+        report = await uow.reports.add(row(project_id, li), "李四")
         await uow.commit()
     async with db.uow(write=False) as uow:
         again = await uow.reports.get(report.id)
@@ -48,21 +48,21 @@ async def test_times_come_back_aware_and_equal_to_what_was_stored(db: Database) 
 async def test_the_database_itself_refuses_a_second_active_report_of_one_customer(db: Database) -> None:
     project_id, li, zhao = await office(db)
     async with db.uow() as uow:
-        await uow.reports.add(row(project_id, li))
+        await uow.reports.add(row(project_id, li), "李四")
         await uow.commit()
     with pytest.raises(IntegrityError):
         async with db.uow() as uow:
-            await uow.reports.add(row(project_id, zhao, receipt="BB-20261123-0002"))
+            await uow.reports.add(row(project_id, zhao, receipt="BB-20261123-0002"), "赵敏")
             await uow.commit()
 
 
 async def test_a_decided_report_frees_nothing_but_a_rejected_one_frees_the_customer(db: Database) -> None:
     project_id, li, zhao = await office(db)
     async with db.uow() as uow:
-        first = await uow.reports.add(row(project_id, li))
+        first = await uow.reports.add(row(project_id, li), "李四")
         assert await uow.reports.decide(first.id, status=Status.REJECTED, by=zhao, at=NOW, reject_reason=RejectReason.FORMAT)
         assert not await uow.reports.decide(first.id, status=Status.CONFIRMED, by=zhao, at=NOW)
-        await uow.reports.add(row(project_id, zhao, receipt="BB-20261123-0002"))
+        await uow.reports.add(row(project_id, zhao, receipt="BB-20261123-0002"), "赵敏")
         await uow.commit()
     async with db.uow(write=False) as uow:
         active = await uow.reports.active_for(project_id, "138***88888")
