@@ -32,7 +32,7 @@ class Database:
             self.write_engine = _sqlite_engine(url, immediate=True, echo=echo)
             self.read_engine = _sqlite_engine(url, immediate=False, echo=echo)
         else:
-            self.write_engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+            self.write_engine = create_async_engine(url, echo=echo)
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, class_=AsyncSession)
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, class_=AsyncSession)

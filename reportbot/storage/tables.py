@@ -68,6 +68,8 @@ class ReportRow(SQLModel, table=True):
         ),
         Index("ix_report_canvasser_status", "canvasser_id", "status"),
         Index("ix_report_project_customer", "project_id", "customer"),
+        # "The customer's newest report" and /who by phone: without it, 0.5 s a report at 1,000,000 stored.
+        Index("ix_report_customer_history", "project_id", "phone", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

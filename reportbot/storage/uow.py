@@ -27,6 +27,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._factory()
+        self._committed = False
         self.projects = ProjectRepository(self.session)
         self.staff = StaffRepository(self.session)
         self.reports = ReportRepository(self.session, self.dialect)
@@ -41,12 +42,14 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            await self.session.rollback()  # a no-op after commit
+            if not self._committed:
+                await self.session.rollback()
         finally:
             await self.session.close()
 
     async def commit(self) -> None:
         await self.session.commit()
+        self._committed = True
 
     async def rollback(self) -> None:
         await self.session.rollback()
