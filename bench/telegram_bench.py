@@ -563,31 +563,16 @@ async def limits_rows(long: bool, root: Path) -> list[Row]:
     note = f"{what}, {repetitions} runs{'' if long else ' (--long: 100 in 60 s)'}; production limiter (transport.build: 30/s overall, 20/min per group)"
     cards = Stat.of([r.cards for r in results])
     section = "telegram limits"
+    latencies = [
+        ("receipt latency p50 (send → receipt at emulator)", "p50", ""),
+        ("receipt latency p99", "p99", "< 2,000 ms"),
+        ("receipt latency max", "max", ""),
+    ]
     return [
-        Row(
-            section,
-            "receipt latency p50 (send → receipt at emulator)",
-            Stat.of([r.p50 for r in results]),
-            "ms",
-            note=note,
-            higher_is_better=False,
-        ),
-        Row(
-            section,
-            "receipt latency p99",
-            Stat.of([r.p99 for r in results]),
-            "ms",
-            goal="< 2,000 ms",
-            note=note,
-            higher_is_better=False,
-        ),
-        Row(
-            section,
-            "receipt latency max",
-            Stat.of([r.max for r in results]),
-            "ms",
-            note=note,
-            higher_is_better=False,
+        *(
+            Row(section, figure, Stat.of([getattr(r, attr) for r in results]), "ms", goal=goal, note=note,
+                higher_is_better=False)
+            for figure, attr, goal in latencies
         ),
         Row(
             section,
