@@ -125,6 +125,19 @@ def _with_db(work):  # type: ignore[no-untyped-def]
         raise SystemExit(f"reportbot: {exc}") from None
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from reportbot.handlers.audit import verify_chain
+
+    broken = 0
+    for project, checked, problem in _with_db(lambda db, now: verify_chain(db)):
+        if problem:
+            broken += 1
+            print(f"BROKEN  {project.name}: {problem}")
+        else:
+            print(f"ok      {project.name}: {checked} events, chain intact")
+    return 1 if broken else 0
+
+
 def cmd_staff_add(args: argparse.Namespace) -> int:
     entry = NewStaff(args.name, args.team, args.role, args.id, args.wecom, args.project)
     staff = _with_db(lambda db, now: directory.add_staff(db, entry, now))
@@ -215,6 +228,11 @@ def parser() -> argparse.ArgumentParser:
     padd.add_argument("--wecom-chat", help="the project's WeCom group chat id")
     padd.set_defaults(func=cmd_project_add)
     project.add_parser("list").set_defaults(func=cmd_project_list)
+
+    audit = sub.add_parser("audit", help="the tamper-evident event log").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="check every project's hash chain; exit 1 on the first break").set_defaults(
+        func=cmd_audit_verify
+    )
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)

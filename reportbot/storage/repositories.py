@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from reportbot.rules.audit import GENESIS, Link, event_hash
 from reportbot.rules.model import (
     ACTIVE_STATUSES,
     Event,
@@ -25,6 +26,7 @@ from reportbot.rules.model import (
     Visit,
 )
 from reportbot.storage.tables import (
+    AuditHeadRow,
     DailyCounterRow,
     EventRow,
     FollowUpRow,
@@ -364,6 +366,9 @@ class EventRepository:
         report_id: int | None = None,
         detail: str | None = None,
     ) -> None:
+        """Append an event, chained to the project's newest one (the head row's lock orders writers)."""
+        prev = await self._lock_head(project_id)
+        digest = event_hash(prev, project_id, phone, report_id, kind.value, actor_id, at, detail)
         self.session.add(
             EventRow(
                 project_id=project_id,
@@ -373,9 +378,34 @@ class EventRepository:
                 actor_id=actor_id,
                 at=at,
                 detail=detail,
+                prev_hash=prev,
+                hash=digest,
             )
         )
+        await self.session.execute(
+            update(AuditHeadRow).where(AuditHeadRow.project_id == project_id).values(last_hash=digest)
+        )
         await self.session.flush()
+
+    async def _lock_head(self, project_id: int) -> str:
+        insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
+        await self.session.execute(
+            insert(AuditHeadRow).values(project_id=project_id, last_hash=GENESIS).on_conflict_do_nothing()
+        )
+        stmt = select(AuditHeadRow.last_hash).where(AuditHeadRow.project_id == project_id).with_for_update()
+        return str((await self.session.execute(stmt)).scalar_one())
+
+    async def chain(self, project_id: int) -> tuple[list[Link], str | None]:
+        """A project's events in id order with its chain head, for `reportbot audit verify`."""
+        rows = (await self.session.execute(
+            select(EventRow).where(EventRow.project_id == project_id).order_by(EventRow.id)
+        )).scalars()
+        links = [
+            Link(r.id or 0, r.prev_hash, r.hash, r.project_id, r.phone, r.report_id, r.kind, r.actor_id, r.at, r.detail)
+            for r in rows
+        ]
+        head = await self.session.get(AuditHeadRow, project_id)
+        return links, head.last_hash if head else None
 
     async def history(self, project_id: int, phone: str) -> list[Event]:
         stmt = (

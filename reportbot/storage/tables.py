@@ -107,6 +107,17 @@ class EventRow(SQLModel, table=True):
     actor_id: int = Field(foreign_key="staff.id")
     at: datetime = Field(sa_column=_utc())
     detail: str | None = Field(default=None, max_length=200)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+class AuditHeadRow(SQLModel, table=True):
+    """The newest link of each project's audit chain; its row lock orders concurrent writers."""
+
+    __tablename__ = "audit_head"
+
+    project_id: int = Field(foreign_key="project.id", primary_key=True)
+    last_hash: str = Field(max_length=64)
 
 
 class ReceiptCounterRow(SQLModel, table=True):
