@@ -138,6 +138,18 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 1 if broken else 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from reportbot.storage.backup import BackupError, backup
+
+    settings = _settings()
+    try:
+        written = backup(settings.database_url, Path(args.path))
+    except BackupError as exc:
+        raise SystemExit(f"reportbot: {exc}") from None
+    print(f"backup written to {written}")
+    return 0
+
+
 def cmd_staff_add(args: argparse.Namespace) -> int:
     entry = NewStaff(args.name, args.team, args.role, args.id, args.wecom, args.project)
     staff = _with_db(lambda db, now: directory.add_staff(db, entry, now))
@@ -233,6 +245,10 @@ def parser() -> argparse.ArgumentParser:
     audit.add_parser("verify", help="check every project's hash chain; exit 1 on the first break").set_defaults(
         func=cmd_audit_verify
     )
+
+    backup = sub.add_parser("backup", help="a consistent copy of the ledger, also while the bot runs")
+    backup.add_argument("path")
+    backup.set_defaults(func=cmd_backup)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)

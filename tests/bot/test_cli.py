@@ -98,3 +98,11 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     result = reportbot("db", "upgrade", db=db, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert db.exists()
+
+
+def test_backup_writes_a_copy_that_the_cli_can_read(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    reportbot("project", "add", "--name", "森林半岛", "--chat-id", "-1001234", db=db)
+    result = reportbot("backup", str(tmp_path / "copy.db"), db=db)
+    assert result.returncode == 0, result.stderr
+    assert "森林半岛" in reportbot("project", "list", db=tmp_path / "copy.db").stdout
