@@ -352,8 +352,9 @@ class ReportRepository:
 
 
 class EventRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
         self.session = session
+        self.dialect = dialect
 
     async def add(
         self,
@@ -388,9 +389,8 @@ class EventRepository:
         await self.session.flush()
 
     async def _lock_head(self, project_id: int) -> str:
-        insert = postgresql.insert if self.session.bind.dialect.name == "postgresql" else sqlite.insert
         await self.session.execute(
-            insert(AuditHeadRow).values(project_id=project_id, last_hash=GENESIS).on_conflict_do_nothing()
+            _insert(self.dialect)(AuditHeadRow).values(project_id=project_id, last_hash=GENESIS).on_conflict_do_nothing()
         )
         stmt = select(AuditHeadRow.last_hash).where(AuditHeadRow.project_id == project_id).with_for_update()
         return str((await self.session.execute(stmt)).scalar_one())

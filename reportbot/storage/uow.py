@@ -31,7 +31,7 @@ class UnitOfWork:
         self.projects = ProjectRepository(self.session)
         self.staff = StaffRepository(self.session)
         self.reports = ReportRepository(self.session, self.dialect)
-        self.events = EventRepository(self.session)
+        self.events = EventRepository(self.session, self.dialect)
         self.counters = CounterRepository(self.session, self.dialect)
         self.visits = VisitRepository(self.session)
         self.follow_ups = FollowUpRepository(self.session)
