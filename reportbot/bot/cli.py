@@ -60,12 +60,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reportbot.bot.telegram import TelegramTransport
 
     services = _services(settings)
-    transport = TelegramTransport(services, SystemClock())
+    transport = TelegramTransport(services, SystemClock(), settings.data_dir / "outbox-telegram.journal")
     application = transport.build(settings)
-    application.run_polling(
-        poll_interval=settings.telegram_poll_interval,
-        allowed_updates=["message", "callback_query"],
-    )
+    asyncio.run(transport.serve(application, settings))
     return 0
 
 

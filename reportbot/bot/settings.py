@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     telegram_poll_interval: float = Field(default=0.0, ge=0.0, le=60.0)
     database_url: str = "sqlite+aiosqlite:///./data/reportbot.db"
     reportbot_policy: Path | None = None
+    data_dir: Path = Path("./data")  # local files: the outbox journal of answers sent
     log_level: str = "INFO"
 
     @field_validator("telegram_bot_token")

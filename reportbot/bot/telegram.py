@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import Sequence
+from pathlib import Path
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -18,7 +21,9 @@ from telegram.ext import (
     filters,
 )
 
+from reportbot.bot.journal import FileJournal
 from reportbot.bot.outbox import Outbox
+from reportbot.bot.polling import poll
 from reportbot.bot.settings import Settings
 from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
@@ -32,6 +37,8 @@ from reportbot.scheduler.sweeper import Sweeper
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
+UPDATES = ("message", "callback_query")
+JOURNAL_FOLD_SECONDS = 2.0
 
 
 def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
@@ -45,10 +52,12 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
 class TelegramTransport:
     """Holds the services for the PTB callbacks; no state of its own beyond the outbox."""
 
-    def __init__(self, services: Services, clock: Clock) -> None:
+    def __init__(self, services: Services, clock: Clock, journal: Path) -> None:
         self.services = services
         self.clock = clock
-        self.outbox = Outbox(self._deliver, self._journal)
+        self.journal = FileJournal(journal)
+        self.outbox = Outbox(self._deliver, self.journal)
+        self._folding: asyncio.Task[None] | None = None
         self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
 
@@ -89,6 +98,9 @@ class TelegramTransport:
 
     async def resend_unsent(self) -> None:
         """Answers recorded before a crash or stop but not known to have gone out are sent first."""
+        await self.journal.fold(self.services.db, self.clock.now())
+        if self._folding is None:
+            self._folding = asyncio.create_task(self._fold_every(JOURNAL_FOLD_SECONDS), name="outbox-journal")
         pending = await delivery.unsent(self.services.db, CHANNEL)
         if pending:
             doubtful = sum(q.was_in_flight for q in pending)
@@ -96,10 +108,40 @@ class TelegramTransport:
                         len(pending), doubtful)
         self.dispatch(pending)
 
+    async def serve(self, application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+        """What `reportbot run` runs: start, poll (confirming only what was handled) until SIGINT/SIGTERM, stop."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with application:  # initialize … shutdown
+            await self.on_start(application)
+            try:
+                await poll(application, stop, interval=settings.telegram_poll_interval, allowed_updates=UPDATES)
+            finally:
+                await self._stop_sending()  # while the bot can still send
+        await self.services.db.dispose()
+
     async def on_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self._stop_sending()
+        await self.services.db.dispose()
+
+    async def _stop_sending(self) -> None:
         self.sweeper.stop()
         await self.outbox.close()
-        await self.services.db.dispose()
+        if self._folding is not None:
+            self._folding.cancel()
+            await asyncio.gather(self._folding, return_exceptions=True)
+            self._folding = None
+        await self.journal.fold(self.services.db, self.clock.now())
+
+    async def _fold_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.journal.fold(self.services.db, self.clock.now())
+            except Exception:  # the lines stay in the file and are folded next time
+                log.exception("folding the outbox journal failed")
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A text message: to the router; the answers go to the outbox."""
@@ -153,9 +195,6 @@ class TelegramTransport:
             queued = answer if isinstance(answer, delivery.Queued) else delivery.Queued(answer)
             if not isinstance(queued.action, Alert):
                 self.outbox.put(queued.action, queued.outbox_id)
-
-    async def _journal(self, *, done: int | None, failed: bool, sending: int | None) -> None:
-        await delivery.advance(self.services.db, done=done, failed=failed, sending=sending, at=self.clock.now())
 
     async def _deliver(self, action: Action) -> None:
         assert self.application is not None
