@@ -56,13 +56,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             if answer in ("", "y", "yes", "是", "好"):
                 return cmd_console(argparse.Namespace(demo=True, user="101"))
         return 0
+    if getattr(args, "webhook", False) and (problem := settings.webhook_problem()):
+        raise SystemExit(f"reportbot: {problem}")
     upgrade(settings.database_url)
     from reportbot.bot.telegram import TelegramTransport
 
     services = _services(settings)
     transport = TelegramTransport(services, SystemClock(), settings.data_dir / "outbox-telegram.journal")
     application = transport.build(settings)
-    asyncio.run(transport.serve(application, settings))
+    asyncio.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
     return 0
 
 
@@ -208,7 +210,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="reportbot", description="渠道报备 / 判客 bot")
     sub = top.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the bot on Telegram (long polling)")
+    run = sub.add_parser("run", help="the bot on Telegram (long polling, or --webhook)")
+    run.add_argument("--webhook", action="store_true",
+                     help="serve updates over HTTPS POSTs from Telegram (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_LISTEN)")
     run.set_defaults(func=cmd_run)
 
     console = sub.add_parser("console", help="the same bot in a terminal; reads a script on stdin")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram.error import NetworkError, RetryAfter, TimedOut
@@ -23,10 +23,19 @@ LONG_POLL_SECONDS = 10  # Telegram holds getUpdates open this long when there is
 MAX_BACKOFF_SECONDS = 30.0
 
 
+ATTEMPTS = 3  # an update whose handling fails this often in a row is logged and skipped, not retried for ever
+
+
 async def poll(
-    application: Any, stop: asyncio.Event, *, interval: float, allowed_updates: Sequence[str]
+    application: Any, stop: asyncio.Event, handle: Callable[[Any], Awaitable[bool]], *, interval: float,
+    allowed_updates: Sequence[str],
 ) -> None:
-    """Fetch, handle one by one in order, then confirm; until ``stop`` is set. Network trouble: back off."""
+    """Fetch, handle one by one in order, then confirm; until ``stop`` is set. Network trouble: back off.
+
+    ``handle`` returns False when an update could not be handled (the database was down, say): the
+    batch stops there, unconfirmed, and is fetched again after a pause.
+    """
+    failures: dict[int, int] = {}
     offset = 0
     backoff = 1.0
     while not stop.is_set():
@@ -53,7 +62,13 @@ async def poll(
             continue
         backoff = 1.0
         for update in updates:
-            await application.process_update(update)  # handler errors go to the error handler
+            if not await handle(update):
+                failures[update.update_id] = failures.get(update.update_id, 0) + 1
+                if failures[update.update_id] < ATTEMPTS:
+                    await _pause(stop, float(failures[update.update_id]))
+                    break
+                log.error("update %s failed %d times; skipping it", update.update_id, ATTEMPTS)
+            failures.pop(update.update_id, None)
             offset = update.update_id + 1
         if not updates and interval:
             await _pause(stop, interval)
