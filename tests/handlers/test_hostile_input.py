@@ -10,6 +10,8 @@ from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Send
 from tests.office import GROUP, LI, ZHAO, Chat, only, open_office
 
+pytestmark = pytest.mark.usefixtures("both_paths")
+
 NASTY = [
     "报备 " + "客" * 4090,
     "报备 客户：" + "张" * 3000 + " 电话：138***88888 队名：飞虎队 拓客：李四 到访：明天下午3点",
