@@ -63,6 +63,7 @@ class TelegramTransport:
         self.outbox = Outbox(self._deliver, self.journal)
         self._folding: asyncio.Task[None] | None = None
         self._failed: set[int] = set()  # update ids whose handler raised (see on_error)
+        self.started = asyncio.Event()  # set once start-up (menu, unsent answers, sweeper) is done
         self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
 
@@ -100,6 +101,7 @@ class TelegramTransport:
             log.warning("could not set the command menu: %s", exc)
         await self.resend_unsent()
         await self.sweeper.start()
+        self.started.set()
 
     async def resend_unsent(self) -> None:
         """Answers recorded before a crash or stop but not known to have gone out are sent first."""
