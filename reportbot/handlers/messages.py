@@ -75,4 +75,26 @@ class Alert:
     text: str
 
 
-Action = Send | Edit | Delete | Alert
+@dataclass(frozen=True)
+class SendPhoto:
+    """A picture (PNG bytes) with a short caption, e.g. the statistics chart."""
+
+    chat_id: str
+    png: bytes
+    caption: str = ""
+    filename: str = "chart.png"
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class SendDocument:
+    """A file (e.g. the .xlsx ledger) with a short caption."""
+
+    chat_id: str
+    data: bytes
+    filename: str
+    caption: str = ""
+    channel: str | None = None
+
+
+Action = Send | Edit | Delete | Alert | SendPhoto | SendDocument

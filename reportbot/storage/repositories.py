@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -25,9 +25,11 @@ from reportbot.rules.model import (
     Status,
     Visit,
 )
+from reportbot.rules.teams import TeamChange, team_at
 from reportbot.storage.tables import (
     AuditHeadRow,
     DailyCounterRow,
+    DealRow,
     EventRow,
     FollowUpRow,
     ProjectRow,
@@ -37,6 +39,7 @@ from reportbot.storage.tables import (
     ReportRow,
     StaffIdentityRow,
     StaffRow,
+    TeamChangeRow,
     VisitRow,
 )
 
@@ -50,6 +53,17 @@ def _insert(dialect: str) -> Any:
 def _project(row: ProjectRow) -> Project:
     assert row.id is not None
     return Project(row.id, row.name, row.tg_chat_id, row.wecom_chat_id)
+
+
+async def team_changes(session: AsyncSession, staff_ids: set[int]) -> dict[int, list[TeamChange]]:
+    """Team moves of these people (usually none: one cheap query)."""
+    if not staff_ids:
+        return {}
+    stmt = select(TeamChangeRow).where(TeamChangeRow.staff_id.in_(sorted(staff_ids)))
+    moves: dict[int, list[TeamChange]] = {}
+    for row in (await session.execute(stmt)).scalars():
+        moves.setdefault(row.staff_id, []).append(TeamChange(row.staff_id, row.from_team, row.to_team, row.at))
+    return moves
 
 
 def _staff(row: StaffRow) -> Staff:
@@ -415,9 +429,12 @@ class EventRepository:
             .where(EventRow.project_id == project_id, EventRow.phone == phone)
             .order_by(EventRow.at, EventRow.id)
         )
-        return [
-            Event(row.at, EventKind(row.kind), row.phone, name, team, receipt, row.detail)
-            for row, name, team, receipt in (await self.session.execute(stmt)).all()
+        rows = (await self.session.execute(stmt)).all()
+        moves = await team_changes(self.session, {row.actor_id for row, *_ in rows})
+        return [  # the team each person was in at the time, not today's (队伍调整 keeps history)
+            Event(row.at, EventKind(row.kind), row.phone, name, team_at(team, moves.get(row.actor_id, []), row.at),
+                  receipt, row.detail)
+            for row, name, team, receipt in rows
         ]
 
     async def kinds_since(self, project_id: int, phone: str, kinds: Iterable[EventKind]) -> list[EventKind]:
@@ -527,6 +544,7 @@ class VisitRepository:
         stmt = (
             self._select()
             .where(VisitRow.owner_id.is_not(None), VisitRow.last_activity_at <= before)  # type: ignore[union-attr]
+            .where(~exists().where(DealRow.visit_id == VisitRow.id))  # a sold customer's ownership stays
             .order_by(VisitRow.id)
             .limit(limit)
         )

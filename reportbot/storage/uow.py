@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reportbot.storage.reporting import DealRepository, LedgerRepository, StatsRepository, TeamChangeRepository
 from reportbot.storage.repositories import (
     CounterRepository,
     EventRepository,
@@ -36,6 +37,10 @@ class UnitOfWork:
         self.visits = VisitRepository(self.session)
         self.follow_ups = FollowUpRepository(self.session)
         self.reminders = ReminderRepository(self.session, self.dialect)
+        self.deals = DealRepository(self.session)
+        self.team_changes = TeamChangeRepository(self.session)
+        self.stats = StatsRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
         return self
 
     async def __aexit__(
