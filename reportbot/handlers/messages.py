@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -80,7 +80,7 @@ class SendPhoto:
     """A picture (PNG bytes) with a short caption, e.g. the statistics chart."""
 
     chat_id: str
-    png: bytes
+    png: bytes = field(repr=False)
     caption: str = ""
     filename: str = "chart.png"
     channel: str | None = None
@@ -91,7 +91,7 @@ class SendDocument:
     """A file (e.g. the .xlsx ledger) with a short caption."""
 
     chat_id: str
-    data: bytes
+    data: bytes = field(repr=False)
     filename: str
     caption: str = ""
     channel: str | None = None
