@@ -36,8 +36,8 @@ def chart_texts(stats: Stats) -> list[str]:
     return [*teams, *(MEASURE_LABELS[m] for m in (*BARS, *FUNNEL)), EMPTY_TEXT, *RATE_TEXTS]
 
 
-def render_chart(stats: Stats, title: str) -> bytes:
-    """A PNG of ``stats`` with ``title`` on top; every text in the CJK font named by path."""
+def draw_chart(stats: Stats, title: str) -> Any:
+    """The chart as a matplotlib Figure (on an Agg canvas); every text in the CJK font named by path."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
@@ -49,8 +49,13 @@ def render_chart(stats: Stats, title: str) -> bytes:
     bars, funnel = figure.subplots(1, 2, width_ratios=(3, 1.4))
     _team_bars(bars, stats, font)
     _funnel(funnel, stats, font)
+    return figure
+
+
+def render_chart(stats: Stats, title: str) -> bytes:
+    """A PNG of ``stats`` with ``title`` on top."""
     out = io.BytesIO()
-    figure.savefig(out, format="png", metadata={"Software": None})
+    draw_chart(stats, title).savefig(out, format="png", metadata={"Software": None})
     return out.getvalue()
 
 

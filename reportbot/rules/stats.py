@@ -204,8 +204,8 @@ def _line(team: str | None, name: str | None, facts: Iterable[Fact]) -> Line:
     return Line(team, name, MappingProxyType(counts))
 
 
-def _busiest_first(line: Line) -> tuple[int, int, str]:
-    return (-line[Measure.REPORTS], -line[Measure.VISITS], line.name or line.team or "")
+def _busiest_first(line: Line) -> tuple[int, int, int, str]:
+    return (-line[Measure.REPORTS], -line[Measure.VISITS], -line[Measure.DEALS], line.name or line.team or "")
 
 
 def aggregate(facts: Iterable[Fact], period: Period) -> Stats:

@@ -59,7 +59,11 @@ async def team_changes(session: AsyncSession, staff_ids: set[int]) -> dict[int, 
     """Team moves of these people (usually none: one cheap query)."""
     if not staff_ids:
         return {}
-    stmt = select(TeamChangeRow).where(TeamChangeRow.staff_id.in_(sorted(staff_ids)))
+    stmt = (
+        select(TeamChangeRow)
+        .where(TeamChangeRow.staff_id.in_(sorted(staff_ids)))
+        .order_by(TeamChangeRow.at, TeamChangeRow.id)
+    )
     moves: dict[int, list[TeamChange]] = {}
     for row in (await session.execute(stmt)).scalars():
         moves.setdefault(row.staff_id, []).append(TeamChange(row.staff_id, row.from_team, row.to_team, row.at))
@@ -423,7 +427,7 @@ class EventRepository:
 
     async def history(self, project_id: int, phone: str) -> list[Event]:
         stmt = (
-            select(EventRow, StaffRow.name, StaffRow.team, ReportRow.receipt_no)
+            select(EventRow, StaffRow.name, StaffRow.team, ReportRow.receipt_no, ReportRow.team, ReportRow.canvasser_id)
             .join(StaffRow, StaffRow.id == EventRow.actor_id)
             .outerjoin(ReportRow, ReportRow.id == EventRow.report_id)
             .where(EventRow.project_id == project_id, EventRow.phone == phone)
@@ -431,10 +435,18 @@ class EventRepository:
         )
         rows = (await self.session.execute(stmt)).all()
         moves = await team_changes(self.session, {row.actor_id for row, *_ in rows})
-        return [  # the team each person was in at the time, not today's (队伍调整 keeps history)
-            Event(row.at, EventKind(row.kind), row.phone, name, team_at(team, moves.get(row.actor_id, []), row.at),
+
+        def team(row: EventRow, current: str, report_team: str | None, canvasser_id: int | None) -> str:
+            """A report's canvasser acts for the report's team; anyone else for the team they were in then
+            (a move between teams keeps history)."""
+            if report_team is not None and canvasser_id == row.actor_id:
+                return report_team
+            return team_at(current, moves.get(row.actor_id, []), row.at)
+
+        return [
+            Event(row.at, EventKind(row.kind), row.phone, name, team(row, current, report_team, canvasser_id),
                   receipt, row.detail)
-            for row, name, team, receipt in rows
+            for row, name, current, receipt, report_team, canvasser_id in rows
         ]
 
     async def kinds_since(self, project_id: int, phone: str, kinds: Iterable[EventKind]) -> list[EventKind]:

@@ -51,3 +51,17 @@ def test_the_console_says_what_it_cannot_read_and_goes_on(tmp_path: Path) -> Non
     assert "?? 看不懂这一行" in result.stdout
     assert "?? 没有带“确认”按钮的消息" in result.stdout
     assert "-> 101: 您目前没有有效报备。" in result.stdout
+
+
+def test_photos_and_documents_are_named_with_their_size_and_saved_with_files(tmp_path: Path) -> None:
+    script = "!clock 2026-11-23 10:00\n@104 /stats today\n@104 /export today\n"
+    files = tmp_path / "files"
+    result = reportbot("console", "--demo", "--files", str(files), db=tmp_path / "ledger.db", stdin=script)
+    assert result.returncode == 0, result.stderr
+    photo = re.search(r"^-> 104: \[图片\] (stats-20261123-20261123\.png)（\d+\.\d KB） 已保存到 (.+)$", result.stdout, re.M)
+    document = re.search(r"^-> 104: \[文件\] (报备台账-森林半岛-20261123-20261123\.xlsx)（\d+\.\d KB） 已保存到 (.+)$",
+                         result.stdout, re.M)
+    assert photo and document, result.stdout
+    assert (files / photo[1]).read_bytes().startswith(b"\x89PNG") and Path(photo[2]) == files / photo[1]
+    assert (files / document[1]).read_bytes().startswith(b"PK")
+    assert "  森林半岛 今天统计（2026-11-23）" in result.stdout  # the caption, indented under the file's line
