@@ -170,7 +170,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             chosen = [p for p in projects if p.name == args.project] if args.project else projects
             if len(chosen) != 1:
                 names = ", ".join(p.name for p in projects) or "none (reportbot project add)"
-                which = f"no project named {args.project!r}" if args.project else "several projects: name one with --project"
+                which = (f"no project named {args.project!r}" if args.project
+                         else "several projects: name one with --project")
                 raise SystemExit(f"reportbot: {which}; projects: {names}")
             ledger = await export_ledger(services, chosen[0], period, now)
             Path(args.out).write_bytes(ledger.data)

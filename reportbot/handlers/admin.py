@@ -11,7 +11,9 @@ from reportbot.rules.model import Project, Staff
 from reportbot.rules.teams import TEAM_MAX
 
 
-async def handle_projects(msg: Incoming, sender: Staff, project: Project | None, args: str, svc: Services) -> list[Action]:
+async def handle_projects(
+    msg: Incoming, sender: Staff, project: Project | None, args: str, svc: Services
+) -> list[Action]:
     async with svc.db.uow(write=False) as uow:
         projects = await uow.projects.all()
         staff = [person for person, _ in await uow.staff.all()]

@@ -38,7 +38,7 @@ RULE_NAMES = {
     "late_claim": "证据改判",
     "reassigned": "撤销改派",
 }
-REMINDER_NAMES = {
+REMINDER_NAMES: dict[str, str] = {
     Kind.APPOINTMENT_DAY: "到访日提醒",
     Kind.APPOINTMENT_SOON: "到访前提醒",
     Kind.EXPIRES_TONIGHT: "今晚失效提醒",
@@ -107,7 +107,9 @@ async def export_ledger(svc: Services, project: Project, period: Period, now: da
     return Ledger(data, filename, counts)
 
 
-async def handle_export(msg: Incoming, sender: Staff, project: Project | None, args: str, svc: Services) -> list[Action]:
+async def handle_export(
+    msg: Incoming, sender: Staff, project: Project | None, args: str, svc: Services
+) -> list[Action]:
     """The workbook goes to the asker privately; asked in a group, the group is only told it was sent."""
     scope = await resolve_scope(msg, sender, project, args, svc, "export", default="month")
     if isinstance(scope, list):

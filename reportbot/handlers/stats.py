@@ -24,7 +24,9 @@ def stats_messages(svc: Services, chat_id: str, project: Project, stats: Stats) 
     return [Send(chat_id, table), SendPhoto(chat_id, render_chart(stats, title), title, filename)]
 
 
-async def handle_stats(msg: Incoming, sender: Staff, project: Project | None, args: str, svc: Services) -> list[Action]:
+async def handle_stats(
+    msg: Incoming, sender: Staff, project: Project | None, args: str, svc: Services
+) -> list[Action]:
     scope = await resolve_scope(msg, sender, project, args, svc, "stats", default="today")
     if isinstance(scope, list):
         return scope

@@ -6,7 +6,12 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reportbot.storage.reporting import DealRepository, LedgerRepository, StatsRepository, TeamChangeRepository
+from reportbot.storage.reporting import (
+    DealRepository,
+    LedgerRepository,
+    StatsRepository,
+    TeamChangeRepository,
+)
 from reportbot.storage.repositories import (
     CounterRepository,
     EventRepository,

@@ -80,7 +80,8 @@ class FakeBotApi:
     # ---- what people do
     async def say(self, user_id: int, name: str, chat_id: int, text: str) -> None:
         """``user_id`` writes ``text`` in ``chat_id`` (their own id: a private chat)."""
-        entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] if text.startswith("/") else []
+        command = text.split()[0] if text.startswith("/") else ""
+        entities = [{"type": "bot_command", "offset": 0, "length": len(command)}] if command else []
         chat: dict[str, Any] = {"id": chat_id, "type": "private", "first_name": name}
         if chat_id < 0:
             chat = {"id": chat_id, "type": "supergroup", "title": "项目群"}
@@ -166,7 +167,9 @@ class FakeBotApi:
                                "file_size": len(upload.data)}
         return message
 
-    async def _record(self, method: str, params: dict[str, str], text: str | None, upload: Upload | None) -> dict[str, Any]:
+    async def _record(
+        self, method: str, params: dict[str, str], text: str | None, upload: Upload | None
+    ) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
         message_id = next(self._message_ids)
         async with self._changed:
