@@ -160,3 +160,17 @@ async def test_move_names_what_is_wrong(svc: Services) -> None:
     listing = only(await chat.say(ADMIN, "/projects"), ADMIN).text
     assert "#1 森林半岛（本群/默认）　群：-1001234" in listing
     assert sent(await chat.say(CHEN, "/move 王五 海燕队"), CHEN)[0].text.startswith("/move 只有管理员")
+
+
+async def test_when_the_chart_cannot_be_drawn_the_table_still_goes_out(svc: Services,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from reportbot.documents.fonts import FontMissing
+    from reportbot.handlers import stats as stats_module
+
+    def no_font(*args: object) -> bytes:
+        raise FontMissing("NotoSansCJKsc-Regular.otf not found")
+
+    monkeypatch.setattr(stats_module, "render_chart", no_font)
+    chat = await scripted_week(svc)
+    actions = await chat.say(CHEN, "/stats week")
+    assert "合计：报备6 " in only(actions, CHEN).text and not [a for a in actions if isinstance(a, SendPhoto)]
