@@ -62,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from reportbot.bot.telegram import TelegramTransport
 
     services = _services(settings)
-    transport = TelegramTransport(services, SystemClock(), settings.data_dir / "outbox-telegram.journal")
+    transport = TelegramTransport(services, SystemClock(), settings.journal_path("telegram"))
     application = transport.build(settings)
     asyncio.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
     return 0
@@ -92,6 +92,7 @@ def cmd_console(args: argparse.Namespace) -> int:
                 echo=not interactive,
                 prompt=(lambda: print("> ", end="", flush=True)) if interactive else None,
                 default_user=args.user,
+                files_dir=Path(args.files) if getattr(args, "files", None) else None,
             )
         finally:
             await services.db.dispose()
@@ -147,6 +148,47 @@ def cmd_backup(args: argparse.Namespace) -> int:
         raise SystemExit(f"reportbot: {exc}") from None
     print(f"backup written to {written}")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`reportbot export --from 2026-11-01 --to 2026-11-30 OUT.xlsx [--project 森林半岛]`: the /export workbook."""
+    from reportbot.handlers.export import export_ledger
+    from reportbot.rules.stats import PeriodProblem, parse_period
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    services = _services(settings)
+    now = SystemClock().now()
+    period = parse_period(f"{args.start}..{args.end}", now.astimezone(services.tz))
+    if isinstance(period, PeriodProblem):
+        raise SystemExit(f"reportbot: --from {args.start} --to {args.end}: {PERIOD_PROBLEMS[period]}")
+
+    async def main() -> tuple[str, dict[str, int]]:
+        try:
+            projects = await directory.list_projects(services.db)
+            chosen = [p for p in projects if p.name == args.project] if args.project else projects
+            if len(chosen) != 1:
+                names = ", ".join(p.name for p in projects) or "none (reportbot project add)"
+                which = (f"no project named {args.project!r}" if args.project
+                         else "several projects: name one with --project")
+                raise SystemExit(f"reportbot: {which}; projects: {names}")
+            ledger = await export_ledger(services, chosen[0], period, now)
+            Path(args.out).write_bytes(ledger.data)
+            return chosen[0].name, ledger.counts
+        finally:
+            await services.db.dispose()
+
+    name, counts = asyncio.run(main())
+    print(f"exported {name} {period.first}..{period.last} to {args.out}: "
+          + ", ".join(f"{count} {what}" for what, count in counts.items()))
+    return 0
+
+
+PERIOD_PROBLEMS = {
+    "unreadable": "dates are YYYY-MM-DD",
+    "reversed": "--from is after --to",
+    "too_long": "at most 366 days at once",
+}
 
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
@@ -218,6 +260,7 @@ def parser() -> argparse.ArgumentParser:
     console = sub.add_parser("console", help="the same bot in a terminal; reads a script on stdin")
     console.add_argument("--demo", action="store_true", help="register a demo project and staff if there is none")
     console.add_argument("--user", help="lines without @UID come from this user")
+    console.add_argument("--files", help="save the photos and documents the bot sends into this directory")
     console.set_defaults(func=cmd_console)
 
     staff = sub.add_parser("staff", help="register staff").add_subparsers(dest="staff_command", required=True)
@@ -250,6 +293,13 @@ def parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="a consistent copy of the ledger, also while the bot runs")
     backup.add_argument("path")
     backup.set_defaults(func=cmd_backup)
+
+    export = sub.add_parser("export", help="the ledger of a period as an .xlsx workbook (as /export sends it)")
+    export.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (local time)")
+    export.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD, included")
+    export.add_argument("--project", help="project name (needed when there are several)")
+    export.add_argument("out", help="the .xlsx file to write")
+    export.set_defaults(func=cmd_export)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)

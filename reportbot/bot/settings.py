@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -80,6 +81,11 @@ class Settings(BaseSettings):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("WEBHOOK_LISTEN must be host:port, e.g. 0.0.0.0:8080")
         return value
+
+    def journal_path(self, channel: str) -> Path:
+        """The channel's outbox journal (bot/journal.py), named after the database so that two ledgers never share one."""
+        ledger = hashlib.sha256(self.database_url.encode()).hexdigest()[:10]
+        return self.data_dir / f"outbox-{channel}-{ledger}.journal"
 
     @property
     def webhook_address(self) -> tuple[str, int]:

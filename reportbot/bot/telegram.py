@@ -32,7 +32,18 @@ from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
 from reportbot.handlers import delivery
 from reportbot.handlers.decide import handle_press
-from reportbot.handlers.messages import Action, Alert, Delete, Edit, Incoming, Keyboard, Press, Send
+from reportbot.handlers.messages import (
+    Action,
+    Alert,
+    Delete,
+    Edit,
+    Incoming,
+    Keyboard,
+    Press,
+    Send,
+    SendDocument,
+    SendPhoto,
+)
 from reportbot.handlers.router import COMMANDS, handle_message
 from reportbot.scheduler.clock import Clock
 from reportbot.scheduler.sweeper import Sweeper
@@ -43,6 +54,7 @@ GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
 UPDATES = ("message", "callback_query")
 JOURNAL_FOLD_SECONDS = 2.0
 PRUNE_EVERY = timedelta(hours=1)
+CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
 
 
 def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
@@ -256,6 +268,10 @@ class TelegramTransport:
                 await bot.edit_message_text(
                     text, chat_id=chat_id, message_id=int(message_id), reply_markup=markup(buttons)
                 )
+            case SendPhoto(chat_id, png, caption, filename, _):
+                await bot.send_photo(chat_id, png, caption=caption[:CAPTION_MAX] or None, filename=filename)
+            case SendDocument(chat_id, data, filename, caption, _):
+                await bot.send_document(chat_id, data, filename=filename, caption=caption[:CAPTION_MAX] or None)
             case Delete(chat_id, message_id):
                 try:
                     await bot.delete_message(chat_id, int(message_id))

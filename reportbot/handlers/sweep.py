@@ -13,9 +13,11 @@ from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
 from reportbot.handlers.identity import group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Send
+from reportbot.handlers.stats import compute_stats, stats_messages
 from reportbot.rules.model import EventKind, Project, Status
 from reportbot.rules.ownership import becomes_public
-from reportbot.rules.reminders import Kind, digest_due, quiet
+from reportbot.rules.reminders import Kind, digest_due, quiet, weekly_digest_due
+from reportbot.rules.stats import week_ending
 from reportbot.storage.repositories import DueReminder
 from reportbot.storage.uow import UnitOfWork
 
@@ -81,14 +83,17 @@ async def lapse_ownership(svc: Services, now: datetime) -> int:
 
 
 async def plan_digests(svc: Services, now: datetime) -> None:
-    """From the digest time on, each project with a group gets one digest row for the day."""
-    day = digest_due(now, svc.policy)
-    if day is None:
+    """From the digest time on, each project with a group gets one digest row for the day (and, on the
+    weekly digest's day, one for the week)."""
+    due = [(Kind.DIGEST, digest_due(now, svc.policy)), (Kind.WEEKLY, weekly_digest_due(now, svc.policy))]
+    due = [(kind, day) for kind, day in due if day is not None]
+    if not due:
         return
     async with svc.db.uow() as uow:
         for project in await uow.projects.all():
             if project.tg_chat_id or project.wecom_chat_id:
-                await uow.reminders.plan(f"{Kind.DIGEST}:{project.id}:{day}", Kind.DIGEST, project.id, now)
+                for kind, day in due:
+                    await uow.reminders.plan(f"{kind}:{project.id}:{day}", kind, project.id, now)
         await uow.commit()
 
 
@@ -111,6 +116,10 @@ async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime,
     if kind is Kind.DIGEST:
         group = group_chat(project, channel)
         return [Send(group, await _digest(uow, svc, project, r.due_at))] if group else []
+    if kind is Kind.WEEKLY:  # the week's statistics, table and chart (周统计)
+        group = group_chat(project, channel)
+        period = week_ending(r.due_at.astimezone(svc.tz).date(), r.due_at.astimezone(svc.tz))
+        return stats_messages(svc, group, project, await compute_stats(uow, project, period)) if group else []
     report = await uow.reports.get(r.report_id) if r.report_id else None
     visit = await uow.visits.get(r.visit_id) if r.visit_id else None
     if kind is Kind.PENDING:
@@ -129,6 +138,8 @@ async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime,
     if kind in (Kind.FIRST_FOLLOWUP, Kind.SECOND_FOLLOWUP):
         if visit is None or visit.owner_id != r.staff_id:
             return []
+        if await uow.deals.of_customer(visit.project_id, visit.phone):
+            return []  # sold: no follow-up to chase
         needed = 1 if kind is Kind.FIRST_FOLLOWUP else 2
         if await uow.follow_ups.count_since(visit.project_id, visit.phone, visit.at) >= needed:
             return []

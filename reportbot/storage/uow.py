@@ -16,6 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSessionTransaction
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reportbot.storage.reporting import (
+    DealRepository,
+    LedgerRepository,
+    StatsRepository,
+    TeamChangeRepository,
+)
 from reportbot.storage.repositories import (
     CounterRepository,
     DeliveryRepository,
@@ -48,6 +54,10 @@ class UnitOfWork:
         self.follow_ups = FollowUpRepository(self.session)
         self.reminders = ReminderRepository(self.session, self.dialect)
         self.deliveries = DeliveryRepository(self.session, self.dialect)
+        self.deals = DealRepository(self.session)
+        self.team_changes = TeamChangeRepository(self.session)
+        self.stats = StatsRepository(self.session)
+        self.ledger = LedgerRepository(self.session)
         return self
 
     async def __aexit__(
@@ -71,7 +81,7 @@ class UnitOfWork:
 ENCLOSING: ContextVar[tuple[int, UnitOfWork] | None] = ContextVar("reportbot_enclosing_unit", default=None)
 
 _REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits", "follow_ups", "reminders",
-                 "deliveries")
+                 "deliveries", "deals", "team_changes", "stats", "ledger")
 
 
 class JoinedUnit:

@@ -62,6 +62,7 @@ async def start_bot(db_url: str, token: str, api: ReplayingBotApi, log: Path) ->
         "TELEGRAM_BASE_URL": api.base_url,
         "TELEGRAM_POLL_INTERVAL": "0.02",
         "DATABASE_URL": db_url,
+        "DATA_DIR": str(log.parent / "data"),  # the outbox journal: this bot's own, across its restart
         "LOG_LEVEL": "WARNING",
     }
     code = "import sys; from reportbot.bot.cli import main; sys.exit(main(['run']))"
@@ -144,7 +145,8 @@ async def test_a_bot_killed_mid_burst_loses_nothing_and_doubles_nothing(
         if message["chat_id"] > 0:
             receipts[PHONE.search(message["text"])[0]].append(RECEIPT.search(message["text"])[1])  # type: ignore[index]
     assert set(receipts) == set(stored)
-    assert all(set(got) == {stored[phone]} for phone, got in receipts.items())  # the stored receipt, no other
+    wrong = {phone: (got, stored[phone]) for phone, got in receipts.items() if set(got) != {stored[phone]}}
+    assert not wrong, wrong  # each canvasser was given the stored receipt, no other
 
     resent = Counter(PHONE.search(payload)[0] for chat, payload, attempts, _ in outbox  # type: ignore[index]
                      if int(chat) > 0 and attempts > 1)
