@@ -17,6 +17,7 @@ class Incoming:
     text: str
     now: datetime  # aware UTC: the moment the bot received it (arrival order decides "first")
     message_id: str | None = None
+    delivery_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Press:
     message_id: str
     data: str
     now: datetime
+    delivery_key: str | None = None
 
 
 @dataclass(frozen=True)
