@@ -1,0 +1,189 @@
+"""The WeCom (企业微信) transport: smart-robot callbacks in, neutral messages to the handlers, actions out.
+
+A message callback answers through ``aibot_respond_msg`` on the callback's req_id while that
+connection lives, and through ``aibot_send_msg`` otherwise (also for everything said to another
+conversation: the card to the project's group, the canvasser told, reminders). A card button press
+(``template_card_event``) updates the card in place with ``aibot_respond_update_msg`` on the event's
+req_id, at once, because WeCom allows that only within 5 seconds. WeCom has no alert shown only to
+the presser: a refusal goes to the presser privately; an alert beside a card update is the update.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from aibot import WSClient
+
+from reportbot.bot import wecom_frames as frames
+from reportbot.bot.settings import Settings
+from reportbot.bot.wecom_link import LinkOptions, WeComLink
+from reportbot.bot.wecom_queue import ChatQueues, RateLimit
+from reportbot.handlers.context import Services
+from reportbot.handlers.decide import handle_press
+from reportbot.handlers.messages import Action, Alert, Edit, Send
+from reportbot.handlers.router import handle_message
+from reportbot.scheduler.clock import Clock
+
+log = logging.getLogger(__name__)
+CHANNEL = frames.CHANNEL
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Where an answer may go as a reply: the callback frame (its req_id) and the connection it came on."""
+
+    client: WSClient
+    frame: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    send: Send
+    reply: Reply | None = None
+
+    @property
+    def chat_id(self) -> str:
+        return self.send.chat_id
+
+
+class SeenCallbacks:
+    """Callbacks already taken, by delivery key, so that one WeCom sends twice is handled once.
+
+    Interim, in memory: to be replaced by the core's guarantee on ``delivery_key`` (the same key
+    handed to handle_message/handle_press twice records nothing twice and answers once).
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+
+    def first(self, key: str | None) -> bool:
+        if key is None:
+            return True
+        if key in self._keys:
+            return False
+        self._keys[key] = None
+        if len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+        return True
+
+
+def link_options(settings: Settings) -> LinkOptions:
+    assert settings.wecom_bot_id and settings.wecom_bot_secret
+    return LinkOptions(
+        bot_id=settings.wecom_bot_id,
+        secret=settings.wecom_bot_secret.get_secret_value(),
+        ws_url=settings.wecom_ws_url,
+        ca_file=settings.wecom_ca_file,
+    )
+
+
+class WeComTransport:
+    def __init__(self, services: Services, clock: Clock, options: LinkOptions, limit: RateLimit | None = None) -> None:
+        self.services = services
+        self.clock = clock
+        self.limit = limit or RateLimit()
+        self.link = WeComLink(options, self._take_message, self._take_event)
+        self.outbox: ChatQueues[Outgoing] = ChatQueues(self._deliver, self.limit, self._wait_connected)
+        self.seen = SeenCallbacks()
+        self._inbox: asyncio.Queue[tuple[str, WSClient, dict[str, Any]]] = asyncio.Queue()
+
+    # -- in: callbacks are taken in arrival order, one at a time (as the Telegram transport does) --
+
+    def _take_message(self, client: WSClient, frame: dict[str, Any]) -> None:
+        self._inbox.put_nowait(("message", client, frame))
+
+    def _take_event(self, client: WSClient, frame: dict[str, Any]) -> None:
+        self._inbox.put_nowait(("event", client, frame))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The connection and the callback worker, until ``stop``; then what is queued is sent."""
+        worker = asyncio.create_task(self._work(), name="wecom:inbox")
+        try:
+            await self.link.run(stop)
+        finally:
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+            await self.outbox.close()
+
+    async def _work(self) -> None:
+        while True:
+            kind, client, frame = await self._inbox.get()
+            try:
+                if kind == "message":
+                    await self.on_message(client, frame)
+                else:
+                    await self.on_event(client, frame)
+            except Exception:  # noqa: BLE001 — one bad callback must not stop the others
+                log.exception("WeCom callback failed: %s", str(frame)[:300])
+
+    async def on_message(self, client: WSClient, frame: dict[str, Any]) -> None:
+        """A message callback: to the router; the answers to the outbox (replies on this callback)."""
+        incoming = frames.incoming(frame, self.clock.now())
+        if incoming is None or not self.seen.first(incoming.delivery_key):
+            return
+        actions = await handle_message(incoming, self.services)
+        self._queue(actions, Reply(client, frame), incoming.chat_id)
+
+    async def on_event(self, client: WSClient, frame: dict[str, Any]) -> None:
+        """An event callback: a card button press decides; other events need no answer."""
+        press = frames.press(frame, self.clock.now())
+        if press is None or not self.seen.first(press.delivery_key):
+            return
+        actions = await handle_press(press, self.services)
+        edits = [a for a in actions if isinstance(a, Edit)]
+        for edit in edits[:1]:
+            await self._update_card(client, frame, edit)
+        alerts = [a.text for a in actions if isinstance(a, Alert) and a.text]
+        if alerts and not edits:
+            self.outbox.put(Outgoing(Send(press.sender_id, alerts[0])))
+        self._queue(actions, None, None)
+
+    # -- out --
+
+    def dispatch(self, actions: list[Action]) -> None:
+        """Actions with no callback to answer (the sweeper's reminders and digests)."""
+        self._queue(actions, None, None)
+
+    def _queue(self, actions: list[Action], reply: Reply | None, reply_chat: str | None) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                as_reply = reply if reply is not None and action.chat_id == reply_chat else None
+                self.outbox.put(Outgoing(action, as_reply))
+            # Edits are answered at once in on_event; a robot cannot delete a member's message.
+
+    async def _wait_connected(self) -> None:
+        await self.link.ready()
+
+    async def _deliver(self, item: Outgoing) -> None:
+        send, reply = item.send, item.reply
+        client = self.link.client
+        if reply is not None and client is reply.client and client.is_connected:
+            if send.buttons:
+                await client.reply_template_card(reply.frame, frames.template_card(send.text, send.buttons, frames.new_task_id()))
+            else:
+                await client.reply(reply.frame, frames.stream_body(send.text))
+            return
+        client = await self.link.ready()
+        if send.buttons:
+            await client.send_message(send.chat_id, frames.card_body(send.text, send.buttons, frames.new_task_id()))
+        else:
+            await client.send_message(send.chat_id, frames.markdown_body(send.text))
+
+    async def _update_card(self, client: WSClient, frame: dict[str, Any], edit: Edit) -> None:
+        """The pressed card, updated in place on the event's req_id; failing that, posted anew."""
+        card = frames.template_card(edit.text, edit.buttons, edit.message_id)
+        self.limit.record(edit.chat_id)
+        try:
+            await client.update_template_card(frame, card)
+        except Exception as exc:  # noqa: BLE001 — the 5-second window passed or the connection went
+            log.warning("WeCom: could not update card %s in place (%s); posting it again", edit.message_id, exc)
+            self.outbox.put(Outgoing(Send(edit.chat_id, edit.text, edit.buttons)))
+
+
+def build(services: Services, clock: Clock, settings: Settings) -> WeComTransport:
+    return WeComTransport(services, clock, link_options(settings))
