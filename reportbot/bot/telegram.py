@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
@@ -21,6 +22,7 @@ from reportbot.bot.outbox import Outbox
 from reportbot.bot.settings import Settings
 from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
+from reportbot.handlers import delivery
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Action, Alert, Delete, Edit, Incoming, Keyboard, Press, Send
 from reportbot.handlers.router import COMMANDS, handle_message
@@ -46,7 +48,7 @@ class TelegramTransport:
     def __init__(self, services: Services, clock: Clock) -> None:
         self.services = services
         self.clock = clock
-        self.outbox = Outbox(self._deliver)
+        self.outbox = Outbox(self._deliver, self._journal)
         self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
 
@@ -82,7 +84,17 @@ class TelegramTransport:
             await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
         except TelegramError as exc:
             log.warning("could not set the command menu: %s", exc)
+        await self.resend_unsent()
         await self.sweeper.start()
+
+    async def resend_unsent(self) -> None:
+        """Answers recorded before a crash or stop but not known to have gone out are sent first."""
+        pending = await delivery.unsent(self.services.db, CHANNEL)
+        if pending:
+            doubtful = sum(q.was_in_flight for q in pending)
+            log.warning("sending %d stored answers left unsent (%d were in flight and may arrive twice)",
+                        len(pending), doubtful)
+        self.dispatch(pending)
 
     async def on_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
         self.sweeper.stop()
@@ -102,8 +114,13 @@ class TelegramTransport:
             text=message.text,
             now=self.clock.now(),
             message_id=str(message.message_id),
+            # The same message may come again (a crash before Telegram was told we had it): one key for both.
+            delivery_key=f"msg:{chat.id}:{message.message_id}",
         )
-        self.dispatch(await handle_message(incoming, self.services))
+        handled = await delivery.handle_once(
+            self.services.db, incoming, lambda: handle_message(incoming, self.services)
+        )
+        self.dispatch(handled.to_send)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: always answered, even when it changes nothing."""
@@ -121,19 +138,24 @@ class TelegramTransport:
             message_id=str(message.message_id),
             data=query.data or "",
             now=self.clock.now(),
+            delivery_key=f"press:{query.id}",
         )
-        actions = await handle_press(press, self.services)
-        alerts = [a.text for a in actions if isinstance(a, Alert) and a.text]
+        handled = await delivery.handle_once(self.services.db, press, lambda: handle_press(press, self.services))
+        alerts = [a.text for a in handled.alerts if a.text]
         await query.answer(alerts[0] if alerts else None)
-        self.dispatch(actions)
+        self.dispatch(handled.to_send)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("update failed", exc_info=context.error)
 
-    def dispatch(self, actions: list[Action]) -> None:
-        for action in actions:
-            if not isinstance(action, Alert):
-                self.outbox.put(action)
+    def dispatch(self, answers: Sequence[Action | delivery.Queued]) -> None:
+        for answer in answers:
+            queued = answer if isinstance(answer, delivery.Queued) else delivery.Queued(answer)
+            if not isinstance(queued.action, Alert):
+                self.outbox.put(queued.action, queued.outbox_id)
+
+    async def _journal(self, *, done: int | None, failed: bool, sending: int | None) -> None:
+        await delivery.advance(self.services.db, done=done, failed=failed, sending=sending, at=self.clock.now())
 
     async def _deliver(self, action: Action) -> None:
         assert self.application is not None

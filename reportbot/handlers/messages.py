@@ -17,7 +17,7 @@ class Incoming:
     text: str
     now: datetime  # aware UTC: the moment the bot received it (arrival order decides "first")
     message_id: str | None = None
-    delivery_key: str | None = None
+    delivery_key: str | None = None  # the channel's id for this message: handled once (handlers.delivery)
 
 
 @dataclass(frozen=True)

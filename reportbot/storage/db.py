@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from reportbot.storage.uow import UnitOfWork
+from reportbot.storage.uow import ENCLOSING, JoinedUnit, UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -41,9 +43,25 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    def uow(self, *, write: bool = True) -> UnitOfWork:
-        """A unit of work: ``async with db.uow() as uow: ...; await uow.commit()``."""
+    def uow(self, *, write: bool = True) -> UnitOfWork | JoinedUnit:
+        """A unit of work: ``async with db.uow() as uow: ...; await uow.commit()``.
+
+        Inside ``enclosing()`` it is a savepoint of the enclosing transaction instead.
+        """
+        enclosing = ENCLOSING.get()
+        if enclosing is not None and enclosing[0] == id(self):
+            return JoinedUnit(enclosing[1])
         return UnitOfWork(self._writer if write else self._reader, dialect=self.dialect)
+
+    @asynccontextmanager
+    async def enclosing(self) -> AsyncIterator[UnitOfWork]:
+        """One write transaction that every unit opened inside (in this task) joins; commit it yourself."""
+        async with UnitOfWork(self._writer, dialect=self.dialect) as uow:
+            token = ENCLOSING.set((id(self), uow))
+            try:
+                yield uow
+            finally:
+                ENCLOSING.reset(token)
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

@@ -28,8 +28,10 @@ from reportbot.rules.model import (
 from reportbot.storage.tables import (
     AuditHeadRow,
     DailyCounterRow,
+    DeliveryRow,
     EventRow,
     FollowUpRow,
+    OutboxRow,
     ProjectRow,
     PublicCustomerRow,
     ReceiptCounterRow,
@@ -618,3 +620,64 @@ class ReminderRepository:
     async def unsent(self) -> int:
         stmt = select(func.count()).where(ReminderRow.sent_at.is_(None))  # type: ignore[union-attr]
         return int((await self.session.execute(stmt)).scalar_one())
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    channel: str
+    chat_id: str
+    payload: str
+    was_in_flight: bool  # found in state 'sending': it may already have arrived
+
+
+class DeliveryRepository:
+    """Incoming keys already handled, and the answers they are owed (the outbox)."""
+
+    def __init__(self, session: AsyncSession, dialect: str) -> None:
+        self.session = session
+        self.dialect = dialect
+
+    async def claim(self, channel: str, key: str, at: datetime) -> int | None:
+        """The new delivery's id, or None when this key was handled before (or is being handled now)."""
+        stmt = (
+            _insert(self.dialect)(DeliveryRow)
+            .values(channel=channel, key=key, received_at=at)
+            .on_conflict_do_nothing(index_elements=["channel", "key"])
+            .returning(DeliveryRow.id)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def queue(self, delivery_id: int | None, rows: Sequence[tuple[str, str, str]], at: datetime) -> list[int]:
+        """Store answers (channel, chat, payload) in order; their ids, in the same order."""
+        if not rows:
+            return []
+        stmt = (
+            _insert(self.dialect)(OutboxRow)
+            .values([dict(delivery_id=delivery_id, channel=channel, chat_id=chat, payload=payload, state="pending",
+                          attempts=0, created_at=at) for channel, chat, payload in rows])
+            .returning(OutboxRow.id)
+        )
+        # RETURNING of a multi-row INSERT comes back in VALUES order on SQLite and PostgreSQL alike.
+        return sorted((await self.session.execute(stmt)).scalars())
+
+    async def advance(self, *, done: int | None, failed: bool, sending: int | None, at: datetime) -> None:
+        """One step of a chat's queue: the last answer's outcome and the next one's start, together."""
+        if done is not None:
+            await self.session.execute(
+                update(OutboxRow).where(OutboxRow.id == done).values(state="failed" if failed else "sent", sent_at=at)
+            )
+        if sending is not None:
+            await self.session.execute(
+                update(OutboxRow).where(OutboxRow.id == sending)
+                .values(state="sending", attempts=OutboxRow.attempts + 1)
+            )
+
+    async def unsent(self, channel: str) -> list[OutboxEntry]:
+        stmt = (
+            select(OutboxRow.id, OutboxRow.channel, OutboxRow.chat_id, OutboxRow.payload, OutboxRow.state)
+            .where(OutboxRow.channel == channel, OutboxRow.state.in_(("pending", "sending")))  # type: ignore[attr-defined]
+            .order_by(OutboxRow.id)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return [OutboxEntry(r.id, r.channel, r.chat_id, r.payload, r.state == "sending") for r in rows]

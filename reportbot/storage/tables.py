@@ -213,3 +213,45 @@ class ReminderRow(SQLModel, table=True):
     due_at: datetime = Field(sa_column=_utc())
     sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     outcome: str | None = Field(default=None, max_length=16)
+
+
+UNSENT_SQL = "state IN ('pending', 'sending')"
+
+
+class DeliveryRow(SQLModel, table=True):
+    """An incoming message or press already handled: the channel's own id for it is the key.
+
+    Telegram (and WeCom) deliver at least once; the unique key makes the second delivery a no-op,
+    decided in the same transaction that records what the first one did.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("channel", "key", name="uq_delivery_channel_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=128)
+    received_at: datetime = Field(sa_column=_utc())
+
+
+class OutboxRow(SQLModel, table=True):
+    """An answer stored with the change that caused it, so that a crash before sending loses nothing.
+
+    ``state``: pending → sending → sent | failed. A row found in ``sending`` after a crash may or may
+    not have arrived; it is sent again (a repeated receipt beats a missing one) and ``attempts`` shows it.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_unsent", "id", sqlite_where=text(UNSENT_SQL), postgresql_where=text(UNSENT_SQL)),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128)
+    payload: str  # the action as JSON (handlers.journal)
+    state: str = Field(default="pending", max_length=8)
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=_utc())
+    sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))

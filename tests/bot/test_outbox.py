@@ -55,6 +55,31 @@ async def test_a_failed_send_is_logged_and_the_chat_queue_goes_on(caplog) -> Non
     await outbox.close()
 
 
+async def test_stored_answers_are_journaled_one_step_per_send_with_at_most_one_in_doubt() -> None:
+    steps: list[tuple[int | None, bool, int | None]] = []
+    sent: list[str] = []
+
+    async def journal(*, done: int | None, failed: bool, sending: int | None) -> None:
+        steps.append((done, failed, sending))
+
+    async def send(action: Action) -> None:
+        assert isinstance(action, Send)
+        if action.text == "boom":
+            raise RuntimeError("chat not found")
+        sent.append(action.text)
+
+    outbox = Outbox(send, journal)
+    outbox.put(Send("101", "receipt"), 1)
+    outbox.put(Send("101", "boom"), 2)
+    outbox.put(Send("101", "reminder"))  # not stored: not journaled, but still closes the step before it
+    outbox.put(Send("101", "last"), 3)
+    await asyncio.wait_for(outbox.drain(), timeout=5)
+    assert sent == ["receipt", "reminder", "last"]
+    # Before each stored send it is marked "sending", folded into the same commit as the previous outcome.
+    assert steps == [(None, False, 1), (1, False, 2), (2, True, None), (None, False, 3), (3, False, None)]
+    await outbox.close()
+
+
 async def _until(condition) -> None:  # type: ignore[no-untyped-def]
     while not condition():
         await asyncio.sleep(0.01)

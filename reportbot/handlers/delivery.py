@@ -1,0 +1,115 @@
+"""At least once in, exactly once recorded: each incoming message or press is handled once per key.
+
+Telegram hands an update out again when the bot stopped before confirming it (WeCom resends a
+callback likewise). The channel's id for the message is the delivery key. The key, everything the use
+case records and the answers it is owed are committed in ONE transaction (``Database.enclosing``):
+
+* a second delivery of a key finds it taken and does nothing: nothing recorded twice, no second answer;
+* a crash before the commit leaves nothing, and the redelivery is handled as new;
+* a crash after the commit leaves the answers in the outbox, sent on the next start (``unsent``).
+
+The transports then send from the outbox and mark each answer sent (``advance``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from reportbot.handlers.messages import Action, Alert, Button, Delete, Edit, Incoming, Keyboard, Press, Send
+from reportbot.storage.db import Database
+
+Durable = Send | Edit | Delete
+
+
+@dataclass(frozen=True)
+class Queued:
+    """An answer to send; ``outbox_id`` None when it was not stored (no delivery key, or not storable)."""
+
+    action: Action
+    outbox_id: int | None = None
+    was_in_flight: bool = False  # recovered in state 'sending': it may have arrived already
+
+
+@dataclass(frozen=True)
+class Handled:
+    duplicate: bool  # the key was handled before: nothing was done now
+    answers: list[Queued]
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [q.action for q in self.answers if isinstance(q.action, Alert)]
+
+    @property
+    def to_send(self) -> list[Queued]:
+        return [q for q in self.answers if not isinstance(q.action, Alert)]
+
+
+async def handle_once(
+    db: Database, item: Incoming | Press, work: Callable[[], Awaitable[list[Action]]]
+) -> Handled:
+    """Run ``work`` for ``item`` unless its delivery key was handled before; store its answers with it."""
+    if item.delivery_key is None:
+        return Handled(False, [Queued(a) for a in await work()])
+    async with db.enclosing() as uow:
+        delivery_id = await uow.deliveries.claim(item.channel, item.delivery_key, item.now)
+        if delivery_id is None:
+            return Handled(True, [])
+        actions = await work()
+        durable = [(i, a) for i, a in enumerate(actions) if isinstance(a, Durable)]
+        ids = await uow.deliveries.queue(
+            delivery_id, [(a.channel or item.channel if isinstance(a, Send) else item.channel, a.chat_id, encode(a))
+                          for _, a in durable], item.now
+        )
+        await uow.commit()
+    stored = {i: outbox_id for (i, _), outbox_id in zip(durable, ids, strict=True)}
+    return Handled(False, [Queued(a, stored.get(i)) for i, a in enumerate(actions)])
+
+
+async def unsent(db: Database, channel: str) -> list[Queued]:
+    """Answers stored but not known to be sent (a crash, a stop with a full queue), oldest first."""
+    async with db.uow(write=False) as uow:
+        entries = await uow.deliveries.unsent(channel)
+    return [Queued(decode(e.payload), e.id, e.was_in_flight) for e in entries]
+
+
+async def advance(db: Database, *, done: int | None, failed: bool = False, sending: int | None, at: datetime) -> None:
+    """Record that ``done`` went out (or failed for good) and that ``sending`` is about to, in one commit."""
+    if done is None and sending is None:
+        return
+    async with db.uow() as uow:
+        await uow.deliveries.advance(done=done, failed=failed, sending=sending, at=at)
+        await uow.commit()
+
+
+def encode(action: Durable) -> str:
+    match action:
+        case Send(chat_id, text, buttons, channel):
+            body = {"t": "send", "chat": chat_id, "text": text, "buttons": _buttons(buttons), "channel": channel}
+        case Edit(chat_id, message_id, text, buttons):
+            body = {"t": "edit", "chat": chat_id, "msg": message_id, "text": text, "buttons": _buttons(buttons)}
+        case Delete(chat_id, message_id):
+            body = {"t": "delete", "chat": chat_id, "msg": message_id}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(payload: str) -> Durable:
+    body = json.loads(payload)
+    match body["t"]:
+        case "send":
+            return Send(body["chat"], body["text"], _keyboard(body["buttons"]), body["channel"])
+        case "edit":
+            return Edit(body["chat"], body["msg"], body["text"], _keyboard(body["buttons"]))
+        case "delete":
+            return Delete(body["chat"], body["msg"])
+    raise ValueError(f"unknown outbox payload {body['t']!r}")
+
+
+def _buttons(keyboard: Keyboard) -> list[list[list[str]]]:
+    return [[[b.label, b.data] for b in row] for row in keyboard]
+
+
+def _keyboard(rows: list[list[list[str]]]) -> Keyboard:
+    return tuple(tuple(Button(label, data) for label, data in row) for row in rows)
