@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from reportbot.bot import wecom_frames as frames
 from reportbot.bot.settings import Settings
 from reportbot.bot.wecom_link import LinkOptions, WeComLink
 from reportbot.bot.wecom_queue import ChatQueues, RateLimit
+from reportbot.handlers import delivery
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Action, Alert, Edit, Send
@@ -44,32 +45,11 @@ class Reply:
 class Outgoing:
     send: Send
     reply: Reply | None = None
+    outbox_id: int | None = None  # the stored answer (handlers.delivery), marked sent once it went out
 
     @property
     def chat_id(self) -> str:
         return self.send.chat_id
-
-
-class SeenCallbacks:
-    """Callbacks already taken, by delivery key, so that one WeCom sends twice is handled once.
-
-    Interim, in memory: to be replaced by the core's guarantee on ``delivery_key`` (the same key
-    handed to handle_message/handle_press twice records nothing twice and answers once).
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._keys: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-
-    def first(self, key: str | None) -> bool:
-        if key is None:
-            return True
-        if key in self._keys:
-            return False
-        self._keys[key] = None
-        if len(self._keys) > self._size:
-            self._keys.popitem(last=False)
-        return True
 
 
 def link_options(settings: Settings) -> LinkOptions:
@@ -88,9 +68,9 @@ class WeComTransport:
         self.clock = clock
         self.limit = limit or RateLimit()
         self.link = WeComLink(options, self._take_message, self._take_event)
-        self.outbox: ChatQueues[Outgoing] = ChatQueues(self._deliver, self.limit, self._wait_connected)
-        self.seen = SeenCallbacks()
+        self.outbox: ChatQueues[Outgoing] = ChatQueues(self._deliver, self.limit, self._wait_connected, self._gave_up)
         self._inbox: asyncio.Queue[tuple[str, WSClient, dict[str, Any]]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- in: callbacks are taken in arrival order, one at a time (as the Telegram transport does) --
 
@@ -103,6 +83,7 @@ class WeComTransport:
     async def run(self, stop: asyncio.Event) -> None:
         """The connection and the callback worker, until ``stop``; then what is queued is sent."""
         worker = asyncio.create_task(self._work(), name="wecom:inbox")
+        await self.resend_unsent()
         try:
             await self.link.run(stop)
         finally:
@@ -122,59 +103,96 @@ class WeComTransport:
                 log.exception("WeCom callback failed: %s", str(frame)[:300])
 
     async def on_message(self, client: WSClient, frame: dict[str, Any]) -> None:
-        """A message callback: to the router; the answers to the outbox (replies on this callback)."""
+        """A message callback: to the router, once per msgid; the answers to the outbox (replies on it)."""
         incoming = frames.incoming(frame, self.clock.now())
-        if incoming is None or not self.seen.first(incoming.delivery_key):
+        if incoming is None:
             return
-        actions = await handle_message(incoming, self.services)
-        self._queue(actions, Reply(client, frame), incoming.chat_id)
+        handled = await delivery.handle_once(
+            self.services.db, incoming, lambda: handle_message(incoming, self.services)
+        )
+        self._queue(handled.to_send, Reply(client, frame), incoming.chat_id)
 
     async def on_event(self, client: WSClient, frame: dict[str, Any]) -> None:
-        """An event callback: a card button press decides; other events need no answer."""
+        """An event callback: a card button press decides, once per msgid; other events need no answer."""
         press = frames.press(frame, self.clock.now())
-        if press is None or not self.seen.first(press.delivery_key):
+        if press is None:
             return
-        actions = await handle_press(press, self.services)
-        edits = [a for a in actions if isinstance(a, Edit)]
-        for edit in edits[:1]:
-            await self._update_card(client, frame, edit)
-        alerts = [a.text for a in actions if isinstance(a, Alert) and a.text]
-        if alerts and not edits:
+        handled = await delivery.handle_once(self.services.db, press, lambda: handle_press(press, self.services))
+        edits = [q for q in handled.to_send if isinstance(q.action, Edit)]
+        for queued in edits[:1]:
+            assert isinstance(queued.action, Edit)
+            await self._update_card(client, frame, queued.action, queued.outbox_id)
+        alerts = [a.text for a in handled.alerts if a.text]
+        if alerts and not edits:  # no alert only the presser sees: a refusal reaches them privately
             self.outbox.put(Outgoing(Send(press.sender_id, alerts[0])))
-        self._queue(actions, None, None)
+        self._queue([q for q in handled.to_send if not isinstance(q.action, Edit)], None, None)
+
+    async def resend_unsent(self) -> None:
+        """Answers recorded before a crash or stop but not known to have gone out are sent first."""
+        pending = await delivery.unsent(self.services.db, CHANNEL)
+        if pending:
+            log.warning("WeCom: sending %d stored answers left unsent", len(pending))
+        for queued in pending:
+            action = queued.action
+            if isinstance(action, Edit):  # the 5-second window of its press is long gone: post the card anew
+                action = Send(action.chat_id, action.text, action.buttons)
+            self._queue([delivery.Queued(action, queued.outbox_id)], None, None)
 
     # -- out --
 
-    def dispatch(self, actions: list[Action]) -> None:
+    def dispatch(self, actions: Sequence[Action | delivery.Queued]) -> None:
         """Actions with no callback to answer (the sweeper's reminders and digests)."""
         self._queue(actions, None, None)
 
-    def _queue(self, actions: list[Action], reply: Reply | None, reply_chat: str | None) -> None:
-        for action in actions:
+    def _queue(self, answers: Sequence[Action | delivery.Queued], reply: Reply | None, reply_chat: str | None) -> None:
+        for answer in answers:
+            queued = answer if isinstance(answer, delivery.Queued) else delivery.Queued(answer)
+            action = queued.action
             if isinstance(action, Send):
                 as_reply = reply if reply is not None and action.chat_id == reply_chat else None
-                self.outbox.put(Outgoing(action, as_reply))
-            # Edits are answered at once in on_event; a robot cannot delete a member's message.
+                self.outbox.put(Outgoing(action, as_reply, queued.outbox_id))
+            elif queued.outbox_id is not None:  # a robot cannot delete a member's message: nothing to send
+                self._spawn(self._journal(queued.outbox_id, failed=False))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _journal(self, outbox_id: int | None, *, failed: bool) -> None:
+        """Mark a stored answer sent (or failed for good); a journal error never sends a message twice."""
+        if outbox_id is None:
+            return
+        try:
+            await delivery.advance(self.services.db, done=outbox_id, failed=failed, sending=None, at=self.clock.now())
+        except Exception:  # noqa: BLE001 — at worst the answer is sent again after a restart
+            log.exception("WeCom: could not mark answer %s as sent", outbox_id)
+
+    async def _gave_up(self, item: Outgoing) -> None:
+        await self._journal(item.outbox_id, failed=True)
 
     async def _wait_connected(self) -> None:
         await self.link.ready()
 
     async def _deliver(self, item: Outgoing) -> None:
+        """A reply on the callback while its connection lives; a push otherwise. Then marked sent."""
         send, reply = item.send, item.reply
         client = self.link.client
         if reply is not None and client is reply.client and client.is_connected:
             if send.buttons:
-                await client.reply_template_card(reply.frame, frames.template_card(send.text, send.buttons, frames.new_task_id()))
+                card = frames.template_card(send.text, send.buttons, frames.new_task_id())
+                await client.reply_template_card(reply.frame, card)
             else:
                 await client.reply(reply.frame, frames.stream_body(send.text))
-            return
-        client = await self.link.ready()
-        if send.buttons:
-            await client.send_message(send.chat_id, frames.card_body(send.text, send.buttons, frames.new_task_id()))
         else:
-            await client.send_message(send.chat_id, frames.markdown_body(send.text))
+            client = await self.link.ready()
+            if send.buttons:
+                await client.send_message(send.chat_id, frames.card_body(send.text, send.buttons, frames.new_task_id()))
+            else:
+                await client.send_message(send.chat_id, frames.markdown_body(send.text))
+        await self._journal(item.outbox_id, failed=False)
 
-    async def _update_card(self, client: WSClient, frame: dict[str, Any], edit: Edit) -> None:
+    async def _update_card(self, client: WSClient, frame: dict[str, Any], edit: Edit, outbox_id: int | None) -> None:
         """The pressed card, updated in place on the event's req_id; failing that, posted anew."""
         card = frames.template_card(edit.text, edit.buttons, edit.message_id)
         self.limit.record(edit.chat_id)
@@ -182,7 +200,9 @@ class WeComTransport:
             await client.update_template_card(frame, card)
         except Exception as exc:  # noqa: BLE001 — the 5-second window passed or the connection went
             log.warning("WeCom: could not update card %s in place (%s); posting it again", edit.message_id, exc)
-            self.outbox.put(Outgoing(Send(edit.chat_id, edit.text, edit.buttons)))
+            self.outbox.put(Outgoing(Send(edit.chat_id, edit.text, edit.buttons), None, outbox_id))
+            return
+        await self._journal(outbox_id, failed=False)
 
 
 def build(services: Services, clock: Clock, settings: Settings) -> WeComTransport:

@@ -85,11 +85,13 @@ class ChatQueues(Generic[T]):
         send: Callable[[T], Awaitable[None]],
         limit: RateLimit,
         ready: Callable[[], Awaitable[None]],
+        gave_up: Callable[[T], Awaitable[None]] | None = None,
         retry: Retry | None = None,
     ) -> None:
         self._send = send
         self._limit = limit
         self._ready = ready
+        self._gave_up = gave_up
         self._retry = retry or Retry()
         self._queues: dict[str, asyncio.Queue[T]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -122,6 +124,8 @@ class ChatQueues(Generic[T]):
             except Exception as exc:  # noqa: BLE001 — whatever failed, the message is tried again
                 if attempt == self._retry.attempts:
                     log.error("giving up on a message to %s after %d attempts: %s", item.chat_id, attempt, exc)
+                    if self._gave_up is not None:
+                        await self._gave_up(item)
                     return
                 log.warning("sending to %s failed (%s); trying again", item.chat_id, exc)
                 await asyncio.sleep(pause)
