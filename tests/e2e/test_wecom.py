@@ -169,6 +169,11 @@ async def test_a_report_in_the_group_is_answered_there_by_the_card(office: Offic
     assert card.chat == GROUP and card.body["msgtype"] == "template_card" and "刘女士" in card.text
 
 
+async def test_a_group_that_is_not_a_project_group_is_told_how_to_register_it(office: Office) -> None:
+    answer = await office.one_answer(await office.wecom.user_says(ZHAO, "@报备助手 /who 138***88888", chatid="wrOTHER"))
+    assert "--wecom-chat wrOTHER" in answer.text
+
+
 async def test_an_unregistered_member_is_told_their_userid_and_whom_to_ask(office: Office) -> None:
     answer = await office.one_answer(await office.wecom.user_says("stranger01", "/mine"))
     assert "stranger01" in answer.text and "企业微信" in answer.text and "销售助理" in answer.text
