@@ -81,15 +81,20 @@ class WeComTransport:
         self._inbox.put_nowait(("event", client, frame))
 
     async def run(self, stop: asyncio.Event) -> None:
-        """The connection and the callback worker, until ``stop``; then what is queued is sent."""
+        """The connection and the callback worker until ``stop``; then what is queued goes out while connected."""
         worker = asyncio.create_task(self._work(), name="wecom:inbox")
+        link_stop = asyncio.Event()
+        link = asyncio.create_task(self.link.run(link_stop), name="wecom:link")
         await self.resend_unsent()
         try:
-            await self.link.run(stop)
+            await stop.wait()
         finally:
-            worker.cancel()
+            worker.cancel()  # a callback cut short commits nothing: WeCom sends it again
             await asyncio.gather(worker, return_exceptions=True)
-            await self.outbox.close()
+            # Stored answers not sent now are sent at the next start; without a connection, none can be.
+            await self.outbox.close(timeout=10.0 if self.link.client is not None else 0.0)
+            link_stop.set()
+            await link
 
     async def _work(self) -> None:
         while True:

@@ -139,7 +139,8 @@ class ChatQueues(Generic[T]):
         try:
             await asyncio.wait_for(self.drain(), timeout)
         except TimeoutError:
-            log.warning("stopping with %d WeCom messages unsent", sum(q.qsize() for q in self._queues.values()))
+            log.warning("stopping with WeCom messages unsent (%d queued, besides any in flight); stored answers "
+                        "go out at the next start", sum(q.qsize() for q in self._queues.values()))
         for task in self._workers.values():
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)

@@ -56,11 +56,19 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Office:
     wecom: FakeWeCom
     db: Path
-    log: Path
+    bot: Bot
 
     def reports(self) -> int:
         with sqlite3.connect(self.db) as conn:
             return conn.execute("SELECT count(*) FROM report").fetchone()[0]
+
+    async def until_reports(self, count: int, timeout: float = 30.0) -> None:
+        """Until the ledger holds ``count`` reports (looked at every 50 ms)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.reports() < count:
+            assert loop.time() < deadline, f"the ledger never held {count} reports"
+            await asyncio.sleep(0.05)
 
     async def one_answer(self, callback, what: str = "") -> Sent:  # type: ignore[no-untyped-def]
         await self.wecom.wait(lambda: len(self.wecom.answers(callback)) >= 1, what=what or f"an answer to {callback.msgid}")
@@ -74,13 +82,11 @@ class Office:
         return [s for s in self.wecom.to(GROUP) if s.cmd != "aibot_respond_update_msg" and s.buttons]
 
 
-@pytest.fixture
-async def office(registered: Path, certificates: Certificates, tmp_path: Path) -> AsyncIterator[Office]:
-    db = tmp_path / "ledger.db"
-    shutil.copy(registered, db)
-    log = tmp_path / "bot.log"
-    async with FakeWeCom(certificates.server_context()) as wecom:
-        env = {
+class Bot:
+    """`reportbot run` as a child process, against the fake WeCom."""
+
+    def __init__(self, wecom: FakeWeCom, db: Path, certificates: Certificates, folder: Path) -> None:
+        self.env = {
             **os.environ,
             "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
             "TELEGRAM_BOT_TOKEN": "",
@@ -90,23 +96,49 @@ async def office(registered: Path, certificates: Certificates, tmp_path: Path) -
             "WECOM_CA_FILE": str(certificates.ca_file),
             "REPORTBOT_POLICY": "",
         }
+        self.folder = folder
+        self.logs: list[Path] = []
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        log = self.folder / f"bot{len(self.logs) + 1}.log"
+        self.logs.append(log)
         with log.open("wb") as out:
-            bot = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "reportbot.bot.cli", "run", env=env, cwd=tmp_path,
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "reportbot.bot.cli", "run", env=self.env, cwd=self.folder,
                 stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
             )
+
+    async def stop(self) -> None:
+        """SIGTERM, as a service manager stops it; it shuts down by itself."""
+        bot = self.process
+        if bot is None or bot.returncode is not None:
+            return
+        bot.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(bot.wait(), 60)
+        except TimeoutError:
+            bot.kill()
+            await bot.wait()
+            raise AssertionError("reportbot run did not stop on SIGTERM") from None
+
+    def output(self) -> str:
+        return "".join(log.read_text("utf-8", "replace") for log in self.logs)
+
+
+@pytest.fixture
+async def office(registered: Path, certificates: Certificates, tmp_path: Path) -> AsyncIterator[Office]:
+    db = tmp_path / "ledger.db"
+    shutil.copy(registered, db)
+    async with FakeWeCom(certificates.server_context()) as wecom:
+        bot = Bot(wecom, db, certificates, tmp_path)
+        await bot.start()
         try:
             await wecom.wait_subscribed()
-            yield Office(wecom, db, log)
+            yield Office(wecom, db, bot)
         finally:
-            if bot.returncode is None:
-                bot.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(bot.wait(), 30)
-                except TimeoutError:
-                    bot.kill()
-                    await bot.wait()
-    assert "Traceback" not in log.read_text("utf-8", "replace"), log.read_text("utf-8", "replace")
+            await bot.stop()
+    assert "Traceback" not in bot.output(), bot.output()
 
 
 async def test_a_report_gets_its_receipt_and_the_group_gets_a_card(office: Office) -> None:
@@ -195,6 +227,22 @@ async def test_a_clean_close_by_the_server_is_followed_by_a_new_connection(offic
     await office.wecom.wait_subscribed(2)
     receipt = await office.one_answer(await office.wecom.user_says(LI, report_text()))
     assert "回执号" in receipt.text
+
+
+async def test_an_answer_lost_when_the_bot_stopped_is_sent_when_it_starts_again(office: Office) -> None:
+    office.wecom.mute = True  # the receipt never arrives
+    said = await office.wecom.user_says(LI, report_text())
+    await office.until_reports(1)
+    await office.bot.stop()
+    assert office.wecom.answers(said) == [] and office.wecom.to(LI) == []
+    office.wecom.mute = False
+    await office.bot.start()
+    await office.wecom.wait_subscribed(2)
+    await office.wecom.wait(lambda: any("回执号" in s.text for s in office.wecom.to(LI)), what="the receipt, pushed")
+    probe = await office.wecom.user_says(LI, "/mine")
+    await office.one_answer(probe)
+    assert len([s for s in office.wecom.to(LI) if "回执号" in s.text]) == 1
+    assert office.reports() == 1
 
 
 async def test_a_drop_mid_burst_loses_no_report_and_answers_each_once(office: Office) -> None:

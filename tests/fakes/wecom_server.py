@@ -110,6 +110,7 @@ class FakeWeCom:
         self.subscriptions = 0  # successful aibot_subscribe so far
         self.pushes: list[tuple[int, str]] = []  # (connection number, msgid) of every callback pushed
         self.rejected: list[Frame] = []  # commands answered with a non-zero errcode
+        self.mute = False  # True: what the robot says is lost on the way (neither accepted nor acknowledged)
         self._callbacks: list[Callback] = []
         self._current: _Connection | None = None
         self._numbers = itertools.count(1)
@@ -273,6 +274,8 @@ class FakeWeCom:
             await self._answer(connection, req_id)
         elif not connection.subscribed:
             await self._reject(connection, req_id, frame, 40014, "not subscribed")
+        elif self.mute:
+            return
         elif cmd in ("aibot_respond_msg", "aibot_respond_update_msg"):
             await self._respond(connection, cmd, req_id, frame, body)
         elif cmd == "aibot_send_msg":
