@@ -167,7 +167,7 @@ def _reportbot_application(spec: BotSpec) -> Any:
 
     policy = Policy()
     services = Services(db=Database(spec.db_url), render=Renderer(policy.timezone), policy=policy)
-    transport = TelegramTransport(services, SystemClock())
+    transport = TelegramTransport(services, SystemClock(), Path(tempfile.mkdtemp()) / "outbox.journal")
     if spec.production_limiter:
         return transport.build(Settings(telegram_bot_token=spec.token, telegram_base_url=spec.base_url))
     application = _builder(spec).post_init(transport.on_start).post_shutdown(transport.on_shutdown).build()

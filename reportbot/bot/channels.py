@@ -45,7 +45,9 @@ class Channels:
             target([action])
 
 
-async def serve(settings: Settings, services: Services, clock: Clock, stop: asyncio.Event) -> None:
+async def serve(
+    settings: Settings, services: Services, clock: Clock, stop: asyncio.Event, *, webhook: bool = False
+) -> None:
     """Start every channel whose keys are set; run until ``stop``; shut down in order, the database last."""
     from reportbot.bot.wecom import build as build_wecom
 
@@ -55,7 +57,7 @@ async def serve(settings: Settings, services: Services, clock: Clock, stop: asyn
         from reportbot.bot.telegram import CHANNEL as TELEGRAM
         from reportbot.bot.telegram import TelegramTransport
 
-        telegram = TelegramTransport(services, clock)
+        telegram = TelegramTransport(services, clock, settings.data_dir / "outbox-telegram.journal")
         application = telegram.build(settings)
         channels.add(TELEGRAM, telegram.dispatch)
     wecom = build_wecom(services, clock, settings)
@@ -63,33 +65,27 @@ async def serve(settings: Settings, services: Services, clock: Clock, stop: asyn
     sweeper = Sweeper(services, clock, channels.names, channels.dispatch)
 
     wecom_task = asyncio.create_task(wecom.run(stop), name="wecom")
+    telegram_stop = asyncio.Event()
+    telegram_task = None
     if telegram is not None and application is not None:
-        telegram.sweeper = sweeper  # one sweeper for the process, or a WeCom-only person's reminder is lost
-        await application.initialize()
-        await telegram.on_start(application)  # the command menu, then the first sweep
-        await application.start()
-        assert application.updater is not None
-        await application.updater.start_polling(
-            poll_interval=settings.telegram_poll_interval, allowed_updates=["message", "callback_query"]
-        )
+        # One sweeper for the process, or a reminder claimed by a one-channel sweep is lost for the other.
+        telegram.sweeper = sweeper  # started by its on_start, stopped when it stops sending
+        telegram_task = asyncio.create_task(telegram.serve(application, settings, webhook=webhook, stop=telegram_stop))
     else:
         await sweeper.start()
     log.info("reportbot runs on: %s", ", ".join(channels.names))
     await stop.wait()
 
+    sweeper.stop()
     await wecom_task
-    if telegram is not None and application is not None:
-        assert application.updater is not None
-        await application.updater.stop()
-        await application.stop()
-        await telegram.on_shutdown(application)  # stops the sweeper, sends what is queued, closes the database
-        await application.shutdown()
+    if telegram_task is not None:
+        telegram_stop.set()
+        await telegram_task  # sends what is queued, then closes the database
     else:
-        sweeper.stop()
         await services.db.dispose()
 
 
-def run(settings: Settings, services: Services, clock: Clock) -> None:
+def run(settings: Settings, services: Services, clock: Clock, *, webhook: bool = False) -> None:
     """``serve`` until SIGINT or SIGTERM."""
 
     async def main() -> None:
@@ -97,6 +93,6 @@ def run(settings: Settings, services: Services, clock: Clock) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, services, clock, stop)
+        await serve(settings, services, clock, stop, webhook=webhook)
 
     asyncio.run(main())

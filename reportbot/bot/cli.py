@@ -60,21 +60,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             if answer in ("", "y", "yes", "是", "好"):
                 return cmd_console(argparse.Namespace(demo=True, user="101"))
         return 0
+    if getattr(args, "webhook", False) and (problem := settings.webhook_problem()):
+        raise SystemExit(f"reportbot: {problem}")
     upgrade(settings.database_url)
     services = _services(settings)
     if settings.wecom_configured:  # WeCom, and Telegram too when its token is set
         from reportbot.bot import channels
 
-        channels.run(settings, services, SystemClock())
+        channels.run(settings, services, SystemClock(), webhook=getattr(args, "webhook", False))
         return 0
     from reportbot.bot.telegram import TelegramTransport
 
-    transport = TelegramTransport(services, SystemClock())
+    transport = TelegramTransport(services, SystemClock(), settings.data_dir / "outbox-telegram.journal")
     application = transport.build(settings)
-    application.run_polling(
-        poll_interval=settings.telegram_poll_interval,
-        allowed_updates=["message", "callback_query"],
-    )
+    asyncio.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
     return 0
 
 
@@ -220,7 +219,10 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="reportbot", description="渠道报备 / 判客 bot")
     sub = top.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the bot on every channel configured: Telegram (long polling), WeCom (long connection)")
+    run = sub.add_parser("run", help="the bot on every channel configured: Telegram (long polling, or --webhook), "
+                                     "WeCom (long connection)")
+    run.add_argument("--webhook", action="store_true",
+                     help="serve updates over HTTPS POSTs from Telegram (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_LISTEN)")
     run.set_defaults(func=cmd_run)
 
     console = sub.add_parser("console", help="the same bot in a terminal; reads a script on stdin")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -18,7 +20,11 @@ class Settings(BaseSettings):
     telegram_poll_interval: float = Field(default=0.0, ge=0.0, le=60.0)
     database_url: str = "sqlite+aiosqlite:///./data/reportbot.db"
     reportbot_policy: Path | None = None
+    data_dir: Path = Path("./data")  # local files: the outbox journal of answers sent
     log_level: str = "INFO"
+    webhook_url: str | None = None  # the public https URL Telegram posts updates to (run --webhook)
+    webhook_secret: SecretStr | None = None  # sent back by Telegram in X-Telegram-Bot-Api-Secret-Token
+    webhook_listen: str = "0.0.0.0:8080"  # where the webhook server listens (behind a TLS proxy)
     wecom_bot_id: str | None = None
     wecom_bot_secret: SecretStr | None = None
     wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
@@ -73,6 +79,51 @@ class Settings(BaseSettings):
         if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
             raise ValueError("DATABASE_URL must be sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
         return value
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _empty_url_means_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        secret = value.get_secret_value().strip()
+        if secret.lower() in PLACEHOLDER_TOKENS or secret.lower().startswith("change"):
+            raise ValueError("WEBHOOK_SECRET is still a placeholder: make one with `openssl rand -hex 32`")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+            raise ValueError("WEBHOOK_SECRET: 16–256 characters of A–Z, a–z, 0–9, _ and - (Telegram's rule)")
+        return SecretStr(secret)
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _listen_address(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("WEBHOOK_LISTEN must be host:port, e.g. 0.0.0.0:8080")
+        return value
+
+    @property
+    def webhook_address(self) -> tuple[str, int]:
+        host, _, port = self.webhook_listen.rpartition(":")
+        return host, int(port)
+
+    @property
+    def webhook_path(self) -> str:
+        """The path the server answers on: the one in WEBHOOK_URL (a proxy in front keeps it)."""
+        return urlsplit(self.webhook_url or "").path or "/"
+
+    def webhook_problem(self) -> str | None:
+        """Why webhook mode cannot start, in words for the person running it; None when it can."""
+        missing = [key for key, value in (("WEBHOOK_URL", self.webhook_url), ("WEBHOOK_SECRET", self.webhook_secret))
+                   if value is None]
+        if missing:
+            return f"run --webhook needs {' and '.join(missing)} (see .env.example)"
+        if not (self.webhook_url or "").startswith("https://"):
+            return "WEBHOOK_URL must start with https:// (Telegram only posts to https)"
+        return None
 
     @property
     def telegram_base_file_url(self) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from collections.abc import Sequence
+from pathlib import Path
 
+from aiohttp import web
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
@@ -18,7 +22,10 @@ from telegram.ext import (
     filters,
 )
 
+from reportbot.bot.journal import FileJournal
 from reportbot.bot.outbox import Outbox
+from reportbot.bot.polling import poll
+from reportbot.bot.webhook import webhook_app
 from reportbot.bot.settings import Settings
 from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
@@ -32,6 +39,8 @@ from reportbot.scheduler.sweeper import Sweeper
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
+UPDATES = ("message", "callback_query")
+JOURNAL_FOLD_SECONDS = 2.0
 
 
 def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
@@ -45,10 +54,13 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
 class TelegramTransport:
     """Holds the services for the PTB callbacks; no state of its own beyond the outbox."""
 
-    def __init__(self, services: Services, clock: Clock) -> None:
+    def __init__(self, services: Services, clock: Clock, journal: Path) -> None:
         self.services = services
         self.clock = clock
-        self.outbox = Outbox(self._deliver, self._journal)
+        self.journal = FileJournal(journal)
+        self.outbox = Outbox(self._deliver, self.journal)
+        self._folding: asyncio.Task[None] | None = None
+        self._failed: set[int] = set()  # update ids whose handler raised (see on_error)
         self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
 
@@ -89,6 +101,9 @@ class TelegramTransport:
 
     async def resend_unsent(self) -> None:
         """Answers recorded before a crash or stop but not known to have gone out are sent first."""
+        await self.journal.fold(self.services.db, self.clock.now())
+        if self._folding is None:
+            self._folding = asyncio.create_task(self._fold_every(JOURNAL_FOLD_SECONDS), name="outbox-journal")
         pending = await delivery.unsent(self.services.db, CHANNEL)
         if pending:
             doubtful = sum(q.was_in_flight for q in pending)
@@ -96,10 +111,73 @@ class TelegramTransport:
                         len(pending), doubtful)
         self.dispatch(pending)
 
+    async def serve(
+        self, application: Application, settings: Settings, *, webhook: bool = False,  # type: ignore[type-arg]
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        """What `reportbot run` runs: start; poll, or serve the webhook; until SIGINT/SIGTERM (or ``stop``)."""
+        if stop is None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+        async with application:  # initialize … shutdown
+            await self.on_start(application)
+            try:
+                if webhook:
+                    await self._serve_webhook(application, settings, stop)
+                else:
+                    await application.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+                    await poll(application, stop, self.handle, interval=settings.telegram_poll_interval,
+                               allowed_updates=UPDATES)
+            finally:
+                await self._stop_sending()  # while the bot can still send
+        await self.services.db.dispose()
+
+    async def _serve_webhook(self, application: Application, settings: Settings, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+        assert settings.webhook_url is not None and settings.webhook_secret is not None
+        secret = settings.webhook_secret.get_secret_value()
+        app = webhook_app(application.bot, settings.webhook_path, secret, self.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        host, port = settings.webhook_address
+        await web.TCPSite(runner, host, port).start()
+        try:
+            await application.bot.set_webhook(settings.webhook_url, secret_token=secret, allowed_updates=list(UPDATES))
+            log.info("webhook listening on %s:%s%s for %s", host, port, settings.webhook_path, settings.webhook_url)
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    async def handle(self, update: Update) -> bool:
+        """Handle one update through PTB's handlers; False when it failed (so that it is delivered again)."""
+        assert self.application is not None
+        self._failed.discard(update.update_id)
+        await self.application.process_update(update)
+        failed = update.update_id in self._failed
+        self._failed.discard(update.update_id)
+        return not failed
+
     async def on_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self._stop_sending()
+        await self.services.db.dispose()
+
+    async def _stop_sending(self) -> None:
         self.sweeper.stop()
         await self.outbox.close()
-        await self.services.db.dispose()
+        if self._folding is not None:
+            self._folding.cancel()
+            await asyncio.gather(self._folding, return_exceptions=True)
+            self._folding = None
+        await self.journal.fold(self.services.db, self.clock.now())
+
+    async def _fold_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await self.journal.fold(self.services.db, self.clock.now())
+            except Exception:  # the lines stay in the file and are folded next time
+                log.exception("folding the outbox journal failed")
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A text message: to the router; the answers go to the outbox."""
@@ -141,21 +219,23 @@ class TelegramTransport:
             delivery_key=f"press:{query.id}",
         )
         handled = await delivery.handle_once(self.services.db, press, lambda: handle_press(press, self.services))
-        alerts = [a.text for a in handled.alerts if a.text]
-        await query.answer(alerts[0] if alerts else None)
         self.dispatch(handled.to_send)
+        alerts = [a.text for a in handled.alerts if a.text]
+        try:
+            await query.answer(alerts[0] if alerts else None)
+        except TelegramError as exc:  # too late or a redelivery: the press itself was handled
+            log.info("could not answer callback query %s: %s", query.id, exc)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("update failed", exc_info=context.error)
+        if isinstance(update, Update):
+            self._failed.add(update.update_id)
 
     def dispatch(self, answers: Sequence[Action | delivery.Queued]) -> None:
         for answer in answers:
             queued = answer if isinstance(answer, delivery.Queued) else delivery.Queued(answer)
             if not isinstance(queued.action, Alert):
                 self.outbox.put(queued.action, queued.outbox_id)
-
-    async def _journal(self, *, done: int | None, failed: bool, sending: int | None) -> None:
-        await delivery.advance(self.services.db, done=done, failed=failed, sending=sending, at=self.clock.now())
 
     async def _deliver(self, action: Action) -> None:
         assert self.application is not None

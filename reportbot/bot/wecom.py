@@ -169,7 +169,7 @@ class WeComTransport:
         if outbox_id is None:
             return
         try:
-            await delivery.advance(self.services.db, done=outbox_id, failed=failed, sending=None, at=self.clock.now())
+            await delivery.record_progress(self.services.db, sending=set(), done={outbox_id: failed}, at=self.clock.now())
         except Exception:  # noqa: BLE001 — at worst the answer is sent again after a restart
             log.exception("WeCom: could not mark answer %s as sent", outbox_id)
 

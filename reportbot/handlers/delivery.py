@@ -8,7 +8,8 @@ case records and the answers it is owed are committed in ONE transaction (``Data
 * a crash before the commit leaves nothing, and the redelivery is handled as new;
 * a crash after the commit leaves the answers in the outbox, sent on the next start (``unsent``).
 
-The transports then send from the outbox and mark each answer sent (``advance``).
+The transports then send from the outbox and note each answer's progress (``bot.journal``, folded
+in here by ``record_progress``).
 """
 
 from __future__ import annotations
@@ -75,12 +76,12 @@ async def unsent(db: Database, channel: str) -> list[Queued]:
     return [Queued(decode(e.payload), e.id, e.was_in_flight) for e in entries]
 
 
-async def advance(db: Database, *, done: int | None, failed: bool = False, sending: int | None, at: datetime) -> None:
-    """Record that ``done`` went out (or failed for good) and that ``sending`` is about to, in one commit."""
-    if done is None and sending is None:
+async def record_progress(db: Database, *, sending: set[int], done: dict[int, bool], at: datetime) -> None:
+    """Answers started (``sending``) and finished (``done``: id → failed for good), in one commit."""
+    if not sending and not done:
         return
     async with db.uow() as uow:
-        await uow.deliveries.advance(done=done, failed=failed, sending=sending, at=at)
+        await uow.deliveries.record_progress(sending=sending, done=done, at=at)
         await uow.commit()
 
 

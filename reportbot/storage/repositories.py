@@ -661,17 +661,20 @@ class DeliveryRepository:
         # RETURNING of a multi-row INSERT comes back in VALUES order on SQLite and PostgreSQL alike.
         return sorted((await self.session.execute(stmt)).scalars())
 
-    async def advance(self, *, done: int | None, failed: bool, sending: int | None, at: datetime) -> None:
-        """One step of a chat's queue: the last answer's outcome and the next one's start, together."""
-        if done is not None:
+    async def record_progress(self, *, sending: set[int], done: dict[int, bool], at: datetime) -> None:
+        """Each started answer counts an attempt; a finished one is sent or failed (never back to sending)."""
+        if sending:
             await self.session.execute(
-                update(OutboxRow).where(OutboxRow.id == done).values(state="failed" if failed else "sent", sent_at=at)
+                update(OutboxRow).where(OutboxRow.id.in_(sorted(sending)))  # type: ignore[union-attr]
+                .values(attempts=OutboxRow.attempts + 1, state="sending")
             )
-        if sending is not None:
-            await self.session.execute(
-                update(OutboxRow).where(OutboxRow.id == sending)
-                .values(state="sending", attempts=OutboxRow.attempts + 1)
-            )
+        for failed in (False, True):
+            ids = sorted(i for i, f in done.items() if f is failed)
+            if ids:
+                await self.session.execute(
+                    update(OutboxRow).where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
+                    .values(state="failed" if failed else "sent", sent_at=at)
+                )
 
     async def unsent(self, channel: str) -> list[OutboxEntry]:
         stmt = (

@@ -86,6 +86,18 @@ def test_a_placeholder_token_is_refused_with_a_sentence(tmp_path: Path) -> None:
     assert result.returncode != 0 and "placeholder" in result.stderr
 
 
+def test_webhook_mode_names_each_missing_or_bad_setting(tmp_path: Path) -> None:
+    token = {"TELEGRAM_BOT_TOKEN": "123456:AAE-test-token"}
+    result = reportbot("run", "--webhook", db=tmp_path / "ledger.db", env=token)
+    assert result.returncode != 0 and "WEBHOOK_URL and WEBHOOK_SECRET" in result.stderr
+    plain = {**token, "WEBHOOK_URL": "http://bot.example.com/tg", "WEBHOOK_SECRET": "a" * 32}
+    result = reportbot("run", "--webhook", db=tmp_path / "ledger.db", env=plain)
+    assert result.returncode != 0 and "https://" in result.stderr
+    short = {**token, "WEBHOOK_URL": "https://bot.example.com/tg", "WEBHOOK_SECRET": "short"}
+    result = reportbot("run", "--webhook", db=tmp_path / "ledger.db", env=short)
+    assert result.returncode != 0 and "WEBHOOK_SECRET: 16–256 characters" in result.stderr
+
+
 def test_a_bad_policy_value_stops_start_up_naming_the_key(tmp_path: Path) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text("report_window_days = 0\n", "utf-8")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -79,7 +80,7 @@ async def office(emulator: Emulator, sqlite_url: str) -> AsyncIterator[Office]:
     ):
         await directory.add_staff(services.db, entry, clock.now())
     token = new_token()
-    transport = TelegramTransport(services, clock)
+    transport = TelegramTransport(services, clock, Path(sqlite_url.split("///", 1)[1] + ".journal"))
     application = transport.build(Settings(telegram_bot_token=token, telegram_base_url=emulator.base_url))
     people = [TgUser(emulator, token, uid, name) for uid, name in
               ((101, "李四"), (103, "王五"), (102, "赵敏"), (104, "陈经理"), (999, "路人"))]

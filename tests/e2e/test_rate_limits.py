@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from dataclasses import dataclass
 
 import pytest
@@ -44,7 +45,7 @@ async def limited_bot(sqlite_url: str, limiter: AIORateLimiter) -> AsyncIterator
     try:
         with Emulator() as emulator:
             token = new_token()
-            transport = TelegramTransport(services, SystemClock())
+            transport = TelegramTransport(services, SystemClock(), Path(sqlite_url.split("///", 1)[1] + ".journal"))
             application = emulator.application_builder(token).rate_limiter(limiter).build()
             transport.install(application)
             async with running_application(application):

@@ -3,7 +3,7 @@
  * Local Telegram Bot API emulator for end-to-end tests.
  *
  * Runs the npm package `telegram-test-api` (pinned to 4.2.1 in package.json)
- * with a handful of small runtime patches that make its answers match the
+ * with a handful of small runtime patches (six, each headed PATCH n below) that make its answers match the
  * shapes of the real Bot API closely enough for python-telegram-bot 22.x.
  * Nothing in node_modules is edited: we monkeypatch TelegramServer methods
  * and replace entries of the exported `routes` array (which the
@@ -294,6 +294,35 @@ function clientRoute(url, addMethod, counter, resultKey) {
 replaceRoute(clientRoutes.sendMessage, clientRoute('/sendMessage', 'addUserMessage', 'messageId', 'message_id'));
 replaceRoute(clientRoutes.sendCommand, clientRoute('/sendCommand', 'addUserCommand', 'messageId', 'message_id'));
 replaceRoute(clientRoutes.sendCallback, clientRoute('/sendCallback', 'addUserCallback', 'callbackId', 'id'));
+
+// PATCH 6 - webhook delivery as Telegram does it.
+// addUserUpdate() POSTs the update to the webhook without the
+// X-Telegram-Bot-Api-Secret-Token header that Telegram sends when setWebhook
+// was given a secret_token, and axios throws on any error status. Send the
+// header, and answer the client 502 when the bot's webhook refused the
+// update (instead of storing nothing silently): tests see the refusal.
+{
+  const axios = require('axios');
+  TelegramServer.prototype.addUserUpdate = async function addUserUpdate(update) {
+    if (!update.botToken) throw new Error('The message must be of type object and must contain `botToken` field.');
+    const webhook = this.webhooks[update.botToken];
+    if (webhook) {
+      const headers = {};
+      if (webhook.secret_token) headers['X-Telegram-Bot-Api-Secret-Token'] = webhook.secret_token;
+      const resp = await axios({
+        url: webhook.url, method: 'POST', headers, data: TelegramServer.formatUpdate(update),
+        validateStatus: () => true,
+      });
+      if (resp.status > 204) {
+        this.updateId++;
+        throw new Error(`webhook answered HTTP ${resp.status}`);
+      }
+    } else {
+      this.storage.userMessages.push(update);
+    }
+    this.updateId++;
+  };
+}
 
 // ------------------------------------------------------------------- start
 async function main() {

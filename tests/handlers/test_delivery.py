@@ -67,11 +67,12 @@ async def test_sent_answers_are_not_recovered_and_the_one_in_flight_is_flagged(s
     await open_office(svc)
     msg = message(report_text(), key="msg:101:77")
     receipt, card = (await delivery.handle_once(svc.db, msg, answering(msg, svc))).to_send
-    await delivery.advance(svc.db, done=None, sending=receipt.outbox_id, at=NOW)
-    await delivery.advance(svc.db, done=receipt.outbox_id, sending=card.outbox_id, at=NOW)
+    assert receipt.outbox_id and card.outbox_id
+    await delivery.record_progress(svc.db, sending={receipt.outbox_id, card.outbox_id}, done={receipt.outbox_id: False},
+                                   at=NOW)
     recovered = await delivery.unsent(svc.db, "console")  # the crash came while the card was going out
     assert [(q.outbox_id, q.was_in_flight) for q in recovered] == [(card.outbox_id, True)]
-    await delivery.advance(svc.db, done=card.outbox_id, sending=None, at=NOW)
+    await delivery.record_progress(svc.db, sending=set(), done={card.outbox_id: True}, at=NOW)  # failed for good
     assert await delivery.unsent(svc.db, "console") == []
 
 

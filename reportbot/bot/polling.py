@@ -1,0 +1,79 @@
+"""Long polling that confirms an update only once it has been handled: at least once, never lost.
+
+PTB's own Updater confirms a batch (by asking for the next offset) as soon as it has *fetched* it,
+while the updates still wait in its queue: a crash then loses them, Telegram having been told they
+arrived. Here the next ``getUpdates`` (which carries the confirming offset) is asked only after every
+update of the batch has been handled and committed. A crash in between makes Telegram hand the
+unconfirmed updates out again; ``handlers.delivery`` makes handling them a second time a no-op.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram.error import NetworkError, RetryAfter, TimedOut
+
+log = logging.getLogger(__name__)
+
+LONG_POLL_SECONDS = 10  # Telegram holds getUpdates open this long when there is nothing to hand out
+MAX_BACKOFF_SECONDS = 30.0
+
+
+ATTEMPTS = 3  # an update whose handling fails this often in a row is logged and skipped, not retried for ever
+
+
+async def poll(
+    application: Any, stop: asyncio.Event, handle: Callable[[Any], Awaitable[bool]], *, interval: float,
+    allowed_updates: Sequence[str],
+) -> None:
+    """Fetch, handle one by one in order, then confirm; until ``stop`` is set. Network trouble: back off.
+
+    ``handle`` returns False when an update could not be handled (the database was down, say): the
+    batch stops there, unconfirmed, and is fetched again after a pause.
+    """
+    failures: dict[int, int] = {}
+    offset = 0
+    backoff = 1.0
+    while not stop.is_set():
+        fetch = asyncio.ensure_future(
+            application.bot.get_updates(offset=offset, timeout=LONG_POLL_SECONDS, allowed_updates=list(allowed_updates))
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch
+            break
+        try:
+            updates = fetch.result()
+        except RetryAfter as exc:
+            await _pause(stop, float(exc.retry_after if isinstance(exc.retry_after, int | float) else 5))
+            continue
+        except (NetworkError, TimedOut) as exc:  # Telegram unreachable for a while: try again, slower each time
+            log.warning("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
+            await _pause(stop, backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            continue
+        backoff = 1.0
+        for update in updates:
+            if not await handle(update):
+                failures[update.update_id] = failures.get(update.update_id, 0) + 1
+                if failures[update.update_id] < ATTEMPTS:
+                    await _pause(stop, float(failures[update.update_id]))
+                    break
+                log.error("update %s failed %d times; skipping it", update.update_id, ATTEMPTS)
+            failures.pop(update.update_id, None)
+            offset = update.update_id + 1
+        if not updates and interval:
+            await _pause(stop, interval)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
