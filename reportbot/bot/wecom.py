@@ -25,7 +25,7 @@ from reportbot.bot.wecom_queue import ChatQueues, RateLimit
 from reportbot.handlers import delivery
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
-from reportbot.handlers.messages import Action, Alert, Edit, Send
+from reportbot.handlers.messages import Action, Edit, Send
 from reportbot.handlers.router import handle_message
 from reportbot.scheduler.clock import Clock
 
