@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +42,7 @@ CHANNEL = "telegram"
 GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
 UPDATES = ("message", "callback_query")
 JOURNAL_FOLD_SECONDS = 2.0
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
@@ -172,10 +174,15 @@ class TelegramTransport:
         await self.journal.fold(self.services.db, self.clock.now())
 
     async def _fold_every(self, seconds: float) -> None:
+        """Fold the journal into the outbox every few seconds; prune old delivery keys once an hour."""
+        pruned_at = None
         while True:
             await asyncio.sleep(seconds)
             try:
                 await self.journal.fold(self.services.db, self.clock.now())
+                if pruned_at is None or self.clock.now() - pruned_at > PRUNE_EVERY:
+                    pruned_at = self.clock.now()
+                    await delivery.prune(self.services.db, pruned_at)
             except Exception:  # the lines stay in the file and are folded next time
                 log.exception("folding the outbox journal failed")
 

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from reportbot.handlers.messages import Action, Alert, Button, Delete, Edit, Incoming, Keyboard, Press, Send
 from reportbot.storage.db import Database
 
 Durable = Send | Edit | Delete
+# Telegram keeps an unconfirmed update for 24 hours; a key is kept a week, then forgotten.
+KEEP = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ async def record_progress(db: Database, *, sending: set[int], done: dict[int, bo
     async with db.uow() as uow:
         await uow.deliveries.record_progress(sending=sending, done=done, at=at)
         await uow.commit()
+
+
+async def prune(db: Database, now: datetime, keep: timedelta = KEEP) -> int:
+    """Drop delivery keys and sent answers older than ``keep``; the number of keys dropped."""
+    async with db.uow() as uow:
+        dropped = await uow.deliveries.prune(now - keep)
+        await uow.commit()
+    return dropped
 
 
 def encode(action: Durable) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -675,6 +675,16 @@ class DeliveryRepository:
                     update(OutboxRow).where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
                     .values(state="failed" if failed else "sent", sent_at=at)
                 )
+
+    async def prune(self, before: datetime) -> int:
+        """Forget keys and finished answers older than ``before`` (no channel redelivers that late)."""
+        finished = delete(OutboxRow).where(
+            OutboxRow.created_at < before, OutboxRow.state.in_(("sent", "failed"))  # type: ignore[attr-defined]
+        )
+        await self.session.execute(finished)
+        still_owed = select(OutboxRow.delivery_id).where(OutboxRow.delivery_id.is_not(None))  # type: ignore[union-attr]
+        keys = delete(DeliveryRow).where(DeliveryRow.received_at < before, DeliveryRow.id.not_in(still_owed))  # type: ignore[union-attr]
+        return int((await self.session.execute(keys)).rowcount or 0)
 
     async def unsent(self, channel: str) -> list[OutboxEntry]:
         stmt = (

@@ -146,3 +146,19 @@ def test_every_storable_answer_survives_the_outbox_codec() -> None:
         Delete("-1001", "56"),
     ):
         assert delivery.decode(delivery.encode(action)) == action
+
+
+async def test_keys_and_sent_answers_older_than_a_week_are_pruned_but_unsent_ones_are_kept(svc: Services) -> None:
+    from datetime import timedelta
+
+    await open_office(svc)
+    old = message(report_text(), key="msg:101:1")
+    sent_ids = [q.outbox_id for q in (await delivery.handle_once(svc.db, old, answering(old, svc))).to_send]
+    await delivery.record_progress(svc.db, sending=set(sent_ids), done=dict.fromkeys(sent_ids, False), at=NOW)  # type: ignore[arg-type]
+    owed = message(report_text(phone="138***00002"), key="msg:101:2")
+    await delivery.handle_once(svc.db, owed, answering(owed, svc))  # its answers never went out
+    assert await delivery.prune(svc.db, NOW + timedelta(days=6)) == 0
+    assert await delivery.prune(svc.db, NOW + timedelta(days=8)) == 1
+    assert len(await delivery.unsent(svc.db, "console")) == 2  # still owed, key kept with them
+    again = await delivery.handle_once(svc.db, owed, answering(owed, svc))
+    assert again.duplicate
