@@ -20,13 +20,17 @@ from reportbot.handlers.directory import DirectoryError, NewStaff
 from reportbot.scheduler.clock import ManualClock, SystemClock
 from reportbot.storage.migrate import upgrade
 
-NO_TOKEN = """TELEGRAM_BOT_TOKEN 未设置 / TELEGRAM_BOT_TOKEN is not set.
+NO_TOKEN = """没有配置任何渠道 / No channel is configured.
 
 要在 Telegram 上运行：在 Telegram 里找 @BotFather，发送 /newbot 得到令牌，写进 .env：
   TELEGRAM_BOT_TOKEN=123456789:AAE…
-然后再运行 reportbot run。
+要在企业微信上运行：创建智能机器人，开启长连接 API 模式，把 BotID 和 Secret 写进 .env：
+  WECOM_BOT_ID=…
+  WECOM_BOT_SECRET=…
+（两者都填，就同时运行。）然后再运行 reportbot run。
 
-To run on Telegram: ask @BotFather for a token (/newbot) and put it in .env as above.
+To run on Telegram: ask @BotFather for a token (/newbot) and put it in .env as above; for WeCom,
+put the smart robot's BotID and Secret there (README, "WeCom"). Both may be set at once.
 Meanwhile the whole bot works in the terminal, no token needed:
   reportbot console --demo
 """
@@ -49,7 +53,7 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
-    if settings.telegram_bot_token is None:
+    if settings.telegram_bot_token is None and not settings.wecom_configured:
         print(NO_TOKEN)
         if sys.stdin.isatty():
             answer = input("现在打开控制台试用吗？Start the console now? [Y/n] ").strip().lower()
@@ -59,9 +63,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "webhook", False) and (problem := settings.webhook_problem()):
         raise SystemExit(f"reportbot: {problem}")
     upgrade(settings.database_url)
+    services = _services(settings)
+    if settings.wecom_configured:  # WeCom, and Telegram too when its token is set
+        from reportbot.bot import channels
+
+        channels.run(settings, services, SystemClock(), webhook=getattr(args, "webhook", False))
+        return 0
     from reportbot.bot.telegram import TelegramTransport
 
-    services = _services(settings)
     transport = TelegramTransport(services, SystemClock(), settings.journal_path("telegram"))
     application = transport.build(settings)
     asyncio.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
@@ -252,7 +261,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="reportbot", description="渠道报备 / 判客 bot")
     sub = top.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the bot on Telegram (long polling, or --webhook)")
+    run = sub.add_parser("run", help="the bot on every channel configured: Telegram (long polling, or --webhook), "
+                                     "WeCom (long connection)")
     run.add_argument("--webhook", action="store_true",
                      help="serve updates over HTTPS POSTs from Telegram (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_LISTEN)")
     run.set_defaults(func=cmd_run)

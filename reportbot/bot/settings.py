@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     webhook_url: str | None = None  # the public https URL Telegram posts updates to (run --webhook)
     webhook_secret: SecretStr | None = None  # sent back by Telegram in X-Telegram-Bot-Api-Secret-Token
     webhook_listen: str = "0.0.0.0:8080"  # where the webhook server listens (behind a TLS proxy)
+    wecom_bot_id: str | None = None
+    wecom_bot_secret: SecretStr | None = None
+    wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
+    wecom_ca_file: Path | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -41,10 +45,30 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_BOT_TOKEN looks wrong: BotFather's tokens look like 123456789:AAE…")
         return SecretStr(token)
 
-    @field_validator("reportbot_policy", mode="before")
+    @field_validator("reportbot_policy", "wecom_bot_id", "wecom_bot_secret", "wecom_ca_file", mode="before")
     @classmethod
-    def _empty_policy_means_defaults(cls, value: object) -> object:
+    def _empty_means_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("wecom_ws_url")
+    @classmethod
+    def _wecom_needs_tls(cls, value: str) -> str:
+        # The SDK always hands websockets an SSL context, which a ws:// address refuses.
+        if not value.startswith("wss://"):
+            raise ValueError("WECOM_WS_URL must start with wss:// (the WeCom SDK always speaks TLS)")
+        return value
+
+    @field_validator("wecom_ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"WECOM_CA_FILE {value} is not a file (PEM certificates of the extra CAs)")
+        return value
+
+    @property
+    def wecom_configured(self) -> bool:
+        """WeCom runs when both the robot's id and its secret are set."""
+        return bool(self.wecom_bot_id and self.wecom_bot_secret and self.wecom_bot_secret.get_secret_value().strip())
 
     @field_validator("database_url")
     @classmethod

@@ -137,7 +137,7 @@ async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
         group_project = await uow.projects.by_chat(msg.channel, msg.chat_id) if msg.is_group else None
         project = group_project or (await _home_project(uow, sender) if sender else None)
     if msg.is_group and group_project is None:
-        return [Send(msg.chat_id, svc.render("not_project_group.j2", chat_id=msg.chat_id))]
+        return [Send(msg.chat_id, svc.render("not_project_group.j2", chat_id=msg.chat_id, channel=msg.channel))]
     removed = _remove_full_number(msg, svc)
     if sender is None:
         channel = CHANNEL_LABELS.get(msg.channel, msg.channel)

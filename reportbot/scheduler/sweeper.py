@@ -10,7 +10,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Action
-from reportbot.handlers.sweep import sweep
+from reportbot.handlers.sweep import Channels, sweep
 from reportbot.scheduler.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -20,10 +20,10 @@ JOB_ID = "reportbot-sweep"  # deterministic: one job per process, replaced, neve
 class Sweeper:
     """Runs the sweep now (at start, before updates are taken) and then every ``sweep_seconds``."""
 
-    def __init__(self, services: Services, clock: Clock, channel: str, deliver: Callable[[list[Action]], None]) -> None:
+    def __init__(self, services: Services, clock: Clock, channel: Channels, deliver: Callable[[list[Action]], None]) -> None:
         self.services = services
         self.clock = clock
-        self.channel = channel
+        self.channel = channel  # one channel, or every channel this process runs (bot/channels.py)
         self.deliver = deliver
         self.scheduler = AsyncIOScheduler(timezone=services.policy.timezone)
 
