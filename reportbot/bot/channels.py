@@ -10,16 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from reportbot.bot.settings import Settings
 from reportbot.handlers.context import Services
+from reportbot.handlers.delivery import Queued
 from reportbot.handlers.messages import Action
 from reportbot.scheduler.clock import Clock
 from reportbot.scheduler.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
-Dispatch = Callable[[list[Action]], None]
+Dispatch = Callable[[Sequence[Action | Queued]], None]
 
 
 class Channels:
@@ -35,14 +36,15 @@ class Channels:
     def names(self) -> tuple[str, ...]:
         return tuple(self._dispatch)
 
-    def dispatch(self, actions: list[Action]) -> None:
-        for action in actions:
+    def dispatch(self, answers: Sequence[Action | Queued]) -> None:
+        for answer in answers:
+            action = answer.action if isinstance(answer, Queued) else answer
             channel = getattr(action, "channel", None) or self.names[0]
             target = self._dispatch.get(channel)
             if target is None:
                 log.warning("no %s channel runs here: %s not sent", channel, type(action).__name__)
                 continue
-            target([action])
+            target([answer])
 
 
 async def serve(

@@ -2,7 +2,9 @@
 
 Every message it sends comes from a reminder row. Claiming a row marks it sent in the same
 statement, so two bot processes sweeping at once never send one twice, and rows that fell due
-while the bot was down are sent at the next sweep (after the quiet hours, if they are on).
+while the bot was down are sent at the next sweep (after the quiet hours, if they are on). The
+messages of the claimed rows are stored in the outbox in the same commit (``handlers.delivery``), so
+a crash between claiming and sending loses none: the next start sends them.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from reportbot.handlers import delivery
 from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
+from reportbot.handlers.delivery import Queued
 from reportbot.handlers.identity import group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Send
 from reportbot.handlers.stats import compute_stats, stats_messages
@@ -30,11 +34,12 @@ def _channels(channels: Channels) -> tuple[str, ...]:
     return (channels,) if isinstance(channels, str) else channels
 
 
-async def sweep(svc: Services, now: datetime, channels: Channels) -> list[Action]:
-    """One pass: the ledger's time-driven changes first, then the messages now due.
+async def run_sweep(svc: Services, now: datetime, channels: Channels) -> list[Queued]:
+    """One pass: the ledger's time-driven changes first, then the messages now due, stored in the outbox.
 
     ``channels`` are the channels this process runs: a group hears on each of them it has a chat on,
-    a person on the first of them they are registered on; every Send names its channel.
+    a person on the first of them they are registered on; every Send names its channel. The running
+    bot sends the returned messages through its outbox, which marks each one sent.
     """
     await expire_reports(svc, now)
     await lapse_ownership(svc, now)
@@ -42,6 +47,14 @@ async def sweep(svc: Services, now: datetime, channels: Channels) -> list[Action
     if quiet(now, svc.policy):
         return []
     return await send_due(svc, now, channels)
+
+
+async def sweep(svc: Services, now: datetime, channels: Channels) -> list[Action]:
+    """``run_sweep`` for a caller that shows the messages itself at once (the console): they count as sent."""
+    queued = await run_sweep(svc, now, channels)
+    shown = {q.outbox_id: False for q in queued if q.outbox_id is not None}
+    await delivery.record_progress(svc.db, sending=set(shown), done=shown, at=now)
+    return [q.action for q in queued]
 
 
 async def expire_reports(svc: Services, now: datetime) -> int:
@@ -109,15 +122,20 @@ async def plan_digests(svc: Services, now: datetime) -> None:
         await uow.commit()
 
 
-async def send_due(svc: Services, now: datetime, channels: Channels) -> list[Action]:
-    async with svc.db.uow() as uow:
-        due = await uow.reminders.claim_due(now)
-        await uow.commit()
-    actions: list[Action] = []
-    async with svc.db.uow(write=False) as uow:
-        for reminder in due:
-            actions += await _render(uow, svc, reminder, now, _channels(channels))
-    return actions
+async def send_due(svc: Services, now: datetime, channels: Channels) -> list[Queued]:
+    """Claim what is due and store its messages in the outbox, in one commit: none is lost to a crash."""
+    running = _channels(channels)
+
+    async def claim_and_render() -> list[Action]:
+        async with svc.db.uow() as uow:
+            due = await uow.reminders.claim_due(now)
+            actions: list[Action] = []
+            for reminder in due:
+                actions += await _render(uow, svc, reminder, now, running)
+            await uow.commit()
+        return actions
+
+    return await delivery.with_stored_answers(svc.db, running[0], now, claim_and_render)
 
 
 def _groups(project: Project, channels: tuple[str, ...]) -> list[tuple[str, str]]:
