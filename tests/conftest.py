@@ -27,7 +27,7 @@ from reportbot.storage.migrate import upgrade
 
 PG_ADMIN_DSN = os.environ.get("REPORTBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-TABLES = "outbox, delivery, audit_head, reminder, follow_up, visit, event, report, receipt_counter, public_customer, daily_counter, staff_identity, staff, project"
+TABLES = "outbox, delivery, deal, team_change, audit_head, reminder, follow_up, visit, event, report, receipt_counter, public_customer, daily_counter, staff_identity, staff, project"
 
 
 def local(text_: str) -> datetime:

@@ -20,13 +20,17 @@ from reportbot.handlers.directory import DirectoryError, NewStaff
 from reportbot.scheduler.clock import ManualClock, SystemClock
 from reportbot.storage.migrate import upgrade
 
-NO_TOKEN = """TELEGRAM_BOT_TOKEN 未设置 / TELEGRAM_BOT_TOKEN is not set.
+NO_TOKEN = """没有配置任何渠道 / No channel is configured.
 
 要在 Telegram 上运行：在 Telegram 里找 @BotFather，发送 /newbot 得到令牌，写进 .env：
   TELEGRAM_BOT_TOKEN=123456789:AAE…
-然后再运行 reportbot run。
+要在企业微信上运行：创建智能机器人，开启长连接 API 模式，把 BotID 和 Secret 写进 .env：
+  WECOM_BOT_ID=…
+  WECOM_BOT_SECRET=…
+（两者都填，就同时运行。）然后再运行 reportbot run。
 
-To run on Telegram: ask @BotFather for a token (/newbot) and put it in .env as above.
+To run on Telegram: ask @BotFather for a token (/newbot) and put it in .env as above; for WeCom,
+put the smart robot's BotID and Secret there (README, "WeCom"). Both may be set at once.
 Meanwhile the whole bot works in the terminal, no token needed:
   reportbot console --demo
 """
@@ -49,7 +53,7 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
-    if settings.telegram_bot_token is None:
+    if settings.telegram_bot_token is None and not settings.wecom_configured:
         print(NO_TOKEN)
         if sys.stdin.isatty():
             answer = input("现在打开控制台试用吗？Start the console now? [Y/n] ").strip().lower()
@@ -59,10 +63,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "webhook", False) and (problem := settings.webhook_problem()):
         raise SystemExit(f"reportbot: {problem}")
     upgrade(settings.database_url)
+    services = _services(settings)
+    if settings.wecom_configured:  # WeCom, and Telegram too when its token is set
+        from reportbot.bot import channels
+
+        channels.run(settings, services, SystemClock(), webhook=getattr(args, "webhook", False))
+        return 0
     from reportbot.bot.telegram import TelegramTransport
 
-    services = _services(settings)
-    transport = TelegramTransport(services, SystemClock(), settings.data_dir / "outbox-telegram.journal")
+    transport = TelegramTransport(services, SystemClock(), settings.journal_path("telegram"))
     application = transport.build(settings)
     asyncio.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
     return 0
@@ -92,6 +101,7 @@ def cmd_console(args: argparse.Namespace) -> int:
                 echo=not interactive,
                 prompt=(lambda: print("> ", end="", flush=True)) if interactive else None,
                 default_user=args.user,
+                files_dir=Path(args.files) if getattr(args, "files", None) else None,
             )
         finally:
             await services.db.dispose()
@@ -147,6 +157,47 @@ def cmd_backup(args: argparse.Namespace) -> int:
         raise SystemExit(f"reportbot: {exc}") from None
     print(f"backup written to {written}")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`reportbot export --from 2026-11-01 --to 2026-11-30 OUT.xlsx [--project 森林半岛]`: the /export workbook."""
+    from reportbot.handlers.export import export_ledger
+    from reportbot.rules.stats import PeriodProblem, parse_period
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    services = _services(settings)
+    now = SystemClock().now()
+    period = parse_period(f"{args.start}..{args.end}", now.astimezone(services.tz))
+    if isinstance(period, PeriodProblem):
+        raise SystemExit(f"reportbot: --from {args.start} --to {args.end}: {PERIOD_PROBLEMS[period]}")
+
+    async def main() -> tuple[str, dict[str, int]]:
+        try:
+            projects = await directory.list_projects(services.db)
+            chosen = [p for p in projects if p.name == args.project] if args.project else projects
+            if len(chosen) != 1:
+                names = ", ".join(p.name for p in projects) or "none (reportbot project add)"
+                which = (f"no project named {args.project!r}" if args.project
+                         else "several projects: name one with --project")
+                raise SystemExit(f"reportbot: {which}; projects: {names}")
+            ledger = await export_ledger(services, chosen[0], period, now)
+            Path(args.out).write_bytes(ledger.data)
+            return chosen[0].name, ledger.counts
+        finally:
+            await services.db.dispose()
+
+    name, counts = asyncio.run(main())
+    print(f"exported {name} {period.first}..{period.last} to {args.out}: "
+          + ", ".join(f"{count} {what}" for what, count in counts.items()))
+    return 0
+
+
+PERIOD_PROBLEMS = {
+    "unreadable": "dates are YYYY-MM-DD",
+    "reversed": "--from is after --to",
+    "too_long": "at most 366 days at once",
+}
 
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
@@ -210,7 +261,8 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="reportbot", description="渠道报备 / 判客 bot")
     sub = top.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="the bot on Telegram (long polling, or --webhook)")
+    run = sub.add_parser("run", help="the bot on every channel configured: Telegram (long polling, or --webhook), "
+                                     "WeCom (long connection)")
     run.add_argument("--webhook", action="store_true",
                      help="serve updates over HTTPS POSTs from Telegram (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_LISTEN)")
     run.set_defaults(func=cmd_run)
@@ -218,6 +270,7 @@ def parser() -> argparse.ArgumentParser:
     console = sub.add_parser("console", help="the same bot in a terminal; reads a script on stdin")
     console.add_argument("--demo", action="store_true", help="register a demo project and staff if there is none")
     console.add_argument("--user", help="lines without @UID come from this user")
+    console.add_argument("--files", help="save the photos and documents the bot sends into this directory")
     console.set_defaults(func=cmd_console)
 
     staff = sub.add_parser("staff", help="register staff").add_subparsers(dest="staff_command", required=True)
@@ -250,6 +303,13 @@ def parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="a consistent copy of the ledger, also while the bot runs")
     backup.add_argument("path")
     backup.set_defaults(func=cmd_backup)
+
+    export = sub.add_parser("export", help="the ledger of a period as an .xlsx workbook (as /export sends it)")
+    export.add_argument("--from", dest="start", required=True, help="first day, YYYY-MM-DD (local time)")
+    export.add_argument("--to", dest="end", required=True, help="last day, YYYY-MM-DD, included")
+    export.add_argument("--project", help="project name (needed when there are several)")
+    export.add_argument("out", help="the .xlsx file to write")
+    export.set_defaults(func=cmd_export)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)

@@ -13,11 +13,23 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
-from reportbot.handlers.messages import Action, Alert, Delete, Edit, Incoming, Keyboard, Press, Send
+from reportbot.handlers.messages import (
+    Action,
+    Alert,
+    Delete,
+    Edit,
+    Incoming,
+    Keyboard,
+    Press,
+    Send,
+    SendDocument,
+    SendPhoto,
+)
 from reportbot.handlers.router import handle_message
 from reportbot.handlers.sweep import sweep
 from reportbot.scheduler.clock import ManualClock
@@ -32,7 +44,8 @@ HELP = """脚本语言（每行一个事件）：
   #-1001234 @101 报备 …        （在群 -1001234 里发言）
   !tap @102 确认                （102 按下最新一条带“确认”按钮的消息）
   !clock 2026-11-23 10:00       （设定模拟时间）
-  !help  !quit"""
+  !help  !quit
+机器人发出的图片、文件显示为 [图片]/[文件] 文件名（大小）；reportbot console --files 目录 可把它们存下来。"""
 
 
 @dataclass
@@ -50,6 +63,7 @@ class Console:
     clock: ManualClock
     out: TextIO = sys.stdout
     default_user: str | None = None
+    files_dir: Path | None = None  # photos and documents the bot sends are saved here (console --files)
     _next_id: int = 1
     _bot_messages: list[_BotMessage] = field(default_factory=list)
 
@@ -118,10 +132,25 @@ class Console:
                         if message.chat_id == chat_id and message.message_id == message_id:
                             message.buttons = buttons
                     self._print_message("~>", chat_id, text, buttons)
+                case SendPhoto(chat_id, png, caption, filename, _):
+                    self._message_id()
+                    self._print_message("->", chat_id, f"[图片] {self._file(filename, png)}\n{caption}".rstrip(), ())
+                case SendDocument(chat_id, data, filename, caption, _):
+                    self._message_id()
+                    self._print_message("->", chat_id, f"[文件] {self._file(filename, data)}\n{caption}".rstrip(), ())
                 case Delete(chat_id, message_id):
                     self._print(f"x> {chat_id}: (已删除消息 #{message_id})")
                 case Alert(text) if text and presser:
                     self._print(f"!> {presser}: {text}")
+
+    def _file(self, filename: str, data: bytes) -> str:
+        """'stats-20261123-20261123.png（37.2 KB）', saved under ``files_dir`` when one is given."""
+        shown = f"{filename}（{len(data) / 1024:.1f} KB）"
+        if self.files_dir is None:
+            return shown
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        (self.files_dir / filename).write_bytes(data)
+        return f"{shown} 已保存到 {self.files_dir / filename}"
 
     def _print_message(self, arrow: str, chat_id: str, text: str, buttons: Keyboard) -> None:
         first, *rest = text.splitlines() or [""]
@@ -140,9 +169,10 @@ def _unescape(text: str) -> str:
 
 
 async def run_console(
-    services: Services, clock: ManualClock, source: TextIO, out: TextIO, *, echo: bool, prompt: Callable[[], None] | None = None, default_user: str | None = None
+    services: Services, clock: ManualClock, source: TextIO, out: TextIO, *, echo: bool, prompt: Callable[[], None] | None = None, default_user: str | None = None,
+    files_dir: Path | None = None,
 ) -> None:
-    console = Console(services, clock, out, default_user)
+    console = Console(services, clock, out, default_user, files_dir)
     while True:
         if prompt:
             prompt()

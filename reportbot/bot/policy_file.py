@@ -36,6 +36,9 @@ class _PolicyFile(BaseModel):
     followup_warning_hours: int = Field(default=Policy.followup_warning_hours, ge=0, le=72)
     ownership_lapse_days: int = Field(default=Policy.ownership_lapse_days, ge=1, le=365)
     digest_time: time = Policy.digest_time
+    weekly_digest: bool = Policy.weekly_digest
+    weekly_digest_weekday: int = Field(default=Policy.weekly_digest_weekday, ge=1, le=7)
+    weekly_digest_time: time = Policy.weekly_digest_time
     sweep_seconds: int = Field(default=Policy.sweep_seconds, ge=1, le=3600)
 
     @field_validator("timezone")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +26,10 @@ class Settings(BaseSettings):
     webhook_url: str | None = None  # the public https URL Telegram posts updates to (run --webhook)
     webhook_secret: SecretStr | None = None  # sent back by Telegram in X-Telegram-Bot-Api-Secret-Token
     webhook_listen: str = "0.0.0.0:8080"  # where the webhook server listens (behind a TLS proxy)
+    wecom_bot_id: str | None = None
+    wecom_bot_secret: SecretStr | None = None
+    wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
+    wecom_ca_file: Path | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -40,10 +45,30 @@ class Settings(BaseSettings):
             raise ValueError("TELEGRAM_BOT_TOKEN looks wrong: BotFather's tokens look like 123456789:AAE…")
         return SecretStr(token)
 
-    @field_validator("reportbot_policy", mode="before")
+    @field_validator("reportbot_policy", "wecom_bot_id", "wecom_bot_secret", "wecom_ca_file", mode="before")
     @classmethod
-    def _empty_policy_means_defaults(cls, value: object) -> object:
+    def _empty_means_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("wecom_ws_url")
+    @classmethod
+    def _wecom_needs_tls(cls, value: str) -> str:
+        # The SDK always hands websockets an SSL context, which a ws:// address refuses.
+        if not value.startswith("wss://"):
+            raise ValueError("WECOM_WS_URL must start with wss:// (the WeCom SDK always speaks TLS)")
+        return value
+
+    @field_validator("wecom_ca_file")
+    @classmethod
+    def _ca_file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"WECOM_CA_FILE {value} is not a file (PEM certificates of the extra CAs)")
+        return value
+
+    @property
+    def wecom_configured(self) -> bool:
+        """WeCom runs when both the robot's id and its secret are set."""
+        return bool(self.wecom_bot_id and self.wecom_bot_secret and self.wecom_bot_secret.get_secret_value().strip())
 
     @field_validator("database_url")
     @classmethod
@@ -80,6 +105,11 @@ class Settings(BaseSettings):
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("WEBHOOK_LISTEN must be host:port, e.g. 0.0.0.0:8080")
         return value
+
+    def journal_path(self, channel: str) -> Path:
+        """The channel's outbox journal (bot/journal.py), named after the database so that two ledgers never share one."""
+        ledger = hashlib.sha256(self.database_url.encode()).hexdigest()[:10]
+        return self.data_dir / f"outbox-{channel}-{ledger}.journal"
 
     @property
     def webhook_address(self) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -32,7 +32,18 @@ from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
 from reportbot.handlers import delivery
 from reportbot.handlers.decide import handle_press
-from reportbot.handlers.messages import Action, Alert, Delete, Edit, Incoming, Keyboard, Press, Send
+from reportbot.handlers.messages import (
+    Action,
+    Alert,
+    Delete,
+    Edit,
+    Incoming,
+    Keyboard,
+    Press,
+    Send,
+    SendDocument,
+    SendPhoto,
+)
 from reportbot.handlers.router import COMMANDS, handle_message
 from reportbot.scheduler.clock import Clock
 from reportbot.scheduler.sweeper import Sweeper
@@ -43,6 +54,13 @@ GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
 UPDATES = ("message", "callback_query")
 JOURNAL_FOLD_SECONDS = 2.0
 PRUNE_EVERY = timedelta(hours=1)
+MAX_SEND_BACKOFF_SECONDS = 60.0
+CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
+
+
+def transient(exc: TelegramError) -> bool:
+    """A failure worth trying again: the network, a timeout, or a broken answer — not a refusal."""
+    return isinstance(exc, TimedOut) or type(exc) in (NetworkError, TelegramError)
 
 
 def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
@@ -63,6 +81,7 @@ class TelegramTransport:
         self.outbox = Outbox(self._deliver, self.journal)
         self._folding: asyncio.Task[None] | None = None
         self._failed: set[int] = set()  # update ids whose handler raised (see on_error)
+        self.started = asyncio.Event()  # set once start-up (menu, unsent answers, sweeper) is done
         self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
 
@@ -100,6 +119,7 @@ class TelegramTransport:
             log.warning("could not set the command menu: %s", exc)
         await self.resend_unsent()
         await self.sweeper.start()
+        self.started.set()
 
     async def resend_unsent(self) -> None:
         """Answers recorded before a crash or stop but not known to have gone out are sent first."""
@@ -245,6 +265,25 @@ class TelegramTransport:
                 self.outbox.put(queued.action, queued.outbox_id)
 
     async def _deliver(self, action: Action) -> None:
+        """Send one action; while Telegram is unreachable or answers garbage, keep trying this chat's
+        queue (other chats go on); a refusal (bad request, blocked, no rights) is final at once."""
+        delay = 1.0
+        while True:
+            try:
+                return await self._send_once(action)
+            except RetryAfter as exc:  # the rate limiter's own retries ran out: wait as told
+                wait = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else float(exc.retry_after)
+                log.warning("Telegram asks chat %s to wait %.0f s", action.chat_id, wait)
+                await asyncio.sleep(wait)
+                continue
+            except TelegramError as exc:
+                if not transient(exc):
+                    raise
+                log.warning("sending to chat %s failed (%s); trying again in %.0f s", action.chat_id, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_SEND_BACKOFF_SECONDS)
+
+    async def _send_once(self, action: Action) -> None:
         assert self.application is not None
         bot = self.application.bot
         match action:
@@ -254,6 +293,10 @@ class TelegramTransport:
                 await bot.edit_message_text(
                     text, chat_id=chat_id, message_id=int(message_id), reply_markup=markup(buttons)
                 )
+            case SendPhoto(chat_id, png, caption, filename, _):
+                await bot.send_photo(chat_id, png, caption=caption[:CAPTION_MAX] or None, filename=filename)
+            case SendDocument(chat_id, data, filename, caption, _):
+                await bot.send_document(chat_id, data, filename=filename, caption=caption[:CAPTION_MAX] or None)
             case Delete(chat_id, message_id):
                 try:
                     await bot.delete_message(chat_id, int(message_id))

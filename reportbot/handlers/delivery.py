@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from reportbot.handlers.messages import Action, Alert, Button, Delete, Edit, Incoming, Keyboard, Press, Send
 from reportbot.storage.db import Database
+from reportbot.storage.uow import UnitOfWork
 
 Durable = Send | Edit | Delete
 # Telegram keeps an unconfirmed update for 24 hours; a key is kept a week, then forgotten.
@@ -60,15 +61,34 @@ async def handle_once(
         delivery_id = await uow.deliveries.claim(item.channel, item.delivery_key, item.now)
         if delivery_id is None:
             return Handled(True, [])
-        actions = await work()
-        durable = [(i, a) for i, a in enumerate(actions) if isinstance(a, Durable)]
-        ids = await uow.deliveries.queue(
-            delivery_id, [(a.channel or item.channel if isinstance(a, Send) else item.channel, a.chat_id, encode(a))
-                          for _, a in durable], item.now
-        )
+        answers = await _store(uow, delivery_id, item.channel, item.now, await work())
         await uow.commit()
+    return Handled(False, answers)
+
+
+async def with_stored_answers(
+    db: Database, channel: str, now: datetime, work: Callable[[], Awaitable[list[Action]]]
+) -> list[Queued]:
+    """Run ``work`` (e.g. claiming due reminders) and store the answers it owes in the same commit.
+
+    The sweep uses it: a reminder is claimed (marked sent) and its message stored together, so a crash
+    between the two can no longer lose it. ``channel``: for answers that name none.
+    """
+    async with db.enclosing() as uow:
+        answers = await _store(uow, None, channel, now, await work())
+        await uow.commit()
+    return answers
+
+
+async def _store(uow: UnitOfWork, delivery_id: int | None, channel: str, now: datetime,
+                 actions: list[Action]) -> list[Queued]:
+    durable = [(i, a) for i, a in enumerate(actions) if isinstance(a, Durable)]
+    ids = await uow.deliveries.queue(
+        delivery_id, [((a.channel if isinstance(a, Send) else None) or channel, a.chat_id, encode(a))
+                      for _, a in durable], now
+    )
     stored = {i: outbox_id for (i, _), outbox_id in zip(durable, ids, strict=True)}
-    return Handled(False, [Queued(a, stored.get(i)) for i, a in enumerate(actions)])
+    return [Queued(a, stored.get(i)) for i, a in enumerate(actions)]
 
 
 async def unsent(db: Database, channel: str) -> list[Queued]:

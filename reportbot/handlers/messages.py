@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -77,4 +77,26 @@ class Alert:
     text: str
 
 
-Action = Send | Edit | Delete | Alert
+@dataclass(frozen=True)
+class SendPhoto:
+    """A picture (PNG bytes) with a short caption, e.g. the statistics chart."""
+
+    chat_id: str
+    png: bytes = field(repr=False)
+    caption: str = ""
+    filename: str = "chart.png"
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class SendDocument:
+    """A file (e.g. the .xlsx ledger) with a short caption."""
+
+    chat_id: str
+    data: bytes = field(repr=False)
+    filename: str
+    caption: str = ""
+    channel: str | None = None
+
+
+Action = Send | Edit | Delete | Alert | SendPhoto | SendDocument

@@ -66,6 +66,7 @@ class Renderer:
             role=lambda r: ROLE_LABELS[r],
             reject=lambda r: REJECT_LABELS[r],
             field=lambda f: FIELD_LABELS[f],
+            percent=lambda r: "—" if r is None else f"{r:.0%}",
         )
         env.globals["unreachable"] = unreachable
         self.env = env

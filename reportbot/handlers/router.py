@@ -6,12 +6,16 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from reportbot.handlers.admin import handle_move, handle_projects
 from reportbot.handlers.context import Services
+from reportbot.handlers.deal import handle_deal
+from reportbot.handlers.export import handle_export
 from reportbot.handlers.followup import handle_follow, handle_rereport
 from reportbot.handlers.identity import CHANNEL_LABELS, find_sender
 from reportbot.handlers.messages import Action, Delete, Incoming, Send
 from reportbot.handlers.mine import handle_mine
 from reportbot.handlers.report import handle_report
+from reportbot.handlers.stats import handle_stats
 from reportbot.handlers.visit import handle_claim, handle_release, handle_revoke, handle_visit
 from reportbot.handlers.who import handle_who
 from reportbot.rules import privacy
@@ -64,6 +68,17 @@ def _project_command(run: Callable[[Incoming, Staff, Project, str, Services], Aw
     return handler
 
 
+def _scoped_command(
+    run: Callable[[Incoming, Staff, Project | None, str, Services], Awaitable[list[Action]]],
+) -> Handler:
+    """A command that may name its project itself; the chat's (or the sender's) project is the default."""
+
+    async def handler(req: Request, svc: Services) -> list[Action]:
+        return await run(req.msg, req.sender, req.project, req.args, svc)
+
+    return handler
+
+
 async def _help(req: Request, svc: Services) -> list[Action]:
     allowed = [c for c in COMMANDS if req.sender.role.at_least(c.min_role)]
     return [Send(req.msg.chat_id, svc.render("help.j2", me=req.sender, commands=allowed, policy=svc.policy))]
@@ -83,6 +98,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("revoke", "撤销归属：/revoke 电话 原因：… [接手：…]", Role.MANAGER, _project_command(handle_revoke),
             needs_project=True),
     Command("release", "解除公号：/release 电话", Role.MANAGER, _project_command(handle_release), needs_project=True),
+    Command("deal", "登记成交：/deal 回执号或电话 [备注]", Role.ASSISTANT, _project_command(handle_deal), needs_project=True),
+    Command("stats", "统计图表：/stats [today|week|month|起..止] [项目]", Role.ASSISTANT, _scoped_command(handle_stats)),
+    Command("export", "导出Excel台账：/export [today|week|month|起..止] [项目]", Role.MANAGER,
+            _scoped_command(handle_export)),
+    Command("projects", "列出所有项目", Role.ADMIN, _scoped_command(handle_projects)),
+    Command("move", "调整队伍：/move 姓名 [原队名] 新队名", Role.ADMIN, _scoped_command(handle_move)),
     Command("help", "报备模板和可用命令", Role.CANVASSER, _help),
     Command("start", "开始使用：报备模板", Role.CANVASSER, _help),
 )
@@ -116,7 +137,7 @@ async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
         group_project = await uow.projects.by_chat(msg.channel, msg.chat_id) if msg.is_group else None
         project = group_project or (await _home_project(uow, sender) if sender else None)
     if msg.is_group and group_project is None:
-        return [Send(msg.chat_id, svc.render("not_project_group.j2", chat_id=msg.chat_id))]
+        return [Send(msg.chat_id, svc.render("not_project_group.j2", chat_id=msg.chat_id, channel=msg.channel))]
     removed = _remove_full_number(msg, svc)
     if sender is None:
         channel = CHANNEL_LABELS.get(msg.channel, msg.channel)

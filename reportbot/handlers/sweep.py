@@ -2,32 +2,59 @@
 
 Every message it sends comes from a reminder row. Claiming a row marks it sent in the same
 statement, so two bot processes sweeping at once never send one twice, and rows that fell due
-while the bot was down are sent at the next sweep (after the quiet hours, if they are on).
+while the bot was down are sent at the next sweep (after the quiet hours, if they are on). The
+messages of the claimed rows are stored in the outbox in the same commit (``handlers.delivery``), so
+a crash between claiming and sending loses none: the next start sends them.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from reportbot.handlers import delivery
 from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
+from reportbot.handlers.delivery import Queued
 from reportbot.handlers.identity import group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Send
+from reportbot.handlers.stats import compute_stats, stats_messages
 from reportbot.rules.model import EventKind, Project, Status
 from reportbot.rules.ownership import becomes_public
-from reportbot.rules.reminders import Kind, digest_due, quiet
+from reportbot.rules.reminders import Kind, digest_due, quiet, weekly_digest_due
+from reportbot.rules.stats import week_ending
 from reportbot.storage.repositories import DueReminder
 from reportbot.storage.uow import UnitOfWork
 
 
-async def sweep(svc: Services, now: datetime, channel: str) -> list[Action]:
-    """One pass: the ledger's time-driven changes first, then the messages now due."""
+Channels = str | tuple[str, ...]
+
+
+def _channels(channels: Channels) -> tuple[str, ...]:
+    return (channels,) if isinstance(channels, str) else channels
+
+
+async def run_sweep(svc: Services, now: datetime, channels: Channels) -> list[Queued]:
+    """One pass: the ledger's time-driven changes first, then the messages now due, stored in the outbox.
+
+    ``channels`` are the channels this process runs: a group hears on each of them it has a chat on,
+    a person on the first of them they are registered on; every Send names its channel. The running
+    bot sends the returned messages through its outbox, which marks each one sent.
+    """
     await expire_reports(svc, now)
     await lapse_ownership(svc, now)
     await plan_digests(svc, now)
     if quiet(now, svc.policy):
         return []
-    return await send_due(svc, now, channel)
+    return await send_due(svc, now, channels)
+
+
+async def sweep(svc: Services, now: datetime, channels: Channels) -> list[Action]:
+    """``run_sweep`` for a caller that shows the messages itself at once (the console): they count as sent."""
+    queued = await run_sweep(svc, now, channels)
+    shown = {q.outbox_id: False for q in queued if q.outbox_id is not None}
+    await delivery.record_progress(svc.db, sending=set(shown), done=shown, at=now)
+    return [q.action for q in queued]
 
 
 async def expire_reports(svc: Services, now: datetime) -> int:
@@ -81,46 +108,75 @@ async def lapse_ownership(svc: Services, now: datetime) -> int:
 
 
 async def plan_digests(svc: Services, now: datetime) -> None:
-    """From the digest time on, each project with a group gets one digest row for the day."""
-    day = digest_due(now, svc.policy)
-    if day is None:
+    """From the digest time on, each project with a group gets one digest row for the day (and, on the
+    weekly digest's day, one for the week)."""
+    due = [(Kind.DIGEST, digest_due(now, svc.policy)), (Kind.WEEKLY, weekly_digest_due(now, svc.policy))]
+    due = [(kind, day) for kind, day in due if day is not None]
+    if not due:
         return
     async with svc.db.uow() as uow:
         for project in await uow.projects.all():
             if project.tg_chat_id or project.wecom_chat_id:
-                await uow.reminders.plan(f"{Kind.DIGEST}:{project.id}:{day}", Kind.DIGEST, project.id, now)
+                for kind, day in due:
+                    await uow.reminders.plan(f"{kind}:{project.id}:{day}", kind, project.id, now)
         await uow.commit()
 
 
-async def send_due(svc: Services, now: datetime, channel: str) -> list[Action]:
-    async with svc.db.uow() as uow:
-        due = await uow.reminders.claim_due(now)
-        await uow.commit()
-    actions: list[Action] = []
-    async with svc.db.uow(write=False) as uow:
-        for reminder in due:
-            actions += await _render(uow, svc, reminder, now, channel)
-    return actions
+async def send_due(svc: Services, now: datetime, channels: Channels) -> list[Queued]:
+    """Claim what is due and store its messages in the outbox, in one commit: none is lost to a crash."""
+    running = _channels(channels)
+
+    async def claim_and_render() -> list[Action]:
+        async with svc.db.uow() as uow:
+            due = await uow.reminders.claim_due(now)
+            actions: list[Action] = []
+            for reminder in due:
+                actions += await _render(uow, svc, reminder, now, running)
+            await uow.commit()
+        return actions
+
+    return await delivery.with_stored_answers(svc.db, running[0], now, claim_and_render)
 
 
-async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime, channel: str) -> list[Action]:
+def _groups(project: Project, channels: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(channel, chat) of each group of the project on the running channels."""
+    found = [(channel, group_chat(project, channel)) for channel in channels]
+    return [(channel, chat) for channel, chat in found if chat]
+
+
+async def _person(uow: UnitOfWork, staff_id: int, channels: tuple[str, ...]) -> tuple[str, str] | None:
+    """(channel, chat) reaching this person: the first running channel they are registered on."""
+    for channel in channels:
+        chat = await private_chat_of(uow, staff_id, channel)
+        if chat:
+            return channel, chat
+    return None
+
+
+async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime, channels: tuple[str, ...]) -> list[Action]:
     """The message a reminder stands for — or nothing, when what it was about has moved on."""
     project = await uow.projects.get(r.project_id)
     assert project is not None
     kind = Kind(r.kind)
     if kind is Kind.DIGEST:
-        group = group_chat(project, channel)
-        return [Send(group, await _digest(uow, svc, project, r.due_at))] if group else []
+        groups = _groups(project, channels)
+        if not groups:
+            return []
+        text = await _digest(uow, svc, project, r.due_at)
+        return [Send(chat, text, channel=channel) for channel, chat in groups]
+    if kind is Kind.WEEKLY:  # the week's statistics, table and chart (周统计)
+        period = week_ending(r.due_at.astimezone(svc.tz).date(), r.due_at.astimezone(svc.tz))
+        stats = await compute_stats(uow, project, period)
+        return [replace(message, channel=channel) for channel, chat in _groups(project, channels)
+                for message in stats_messages(svc, chat, project, stats)]
     report = await uow.reports.get(r.report_id) if r.report_id else None
     visit = await uow.visits.get(r.visit_id) if r.visit_id else None
     if kind is Kind.PENDING:
         if report is None or report.status is not Status.PENDING:
             return []
-        group = group_chat(project, channel)
         text, buttons = card(svc, report)
-        if group is None:
-            return []
-        return [Send(group, svc.render("reminder.j2", kind=kind.value, r=report, now=now) + "\n" + text, buttons)]
+        notice = svc.render("reminder.j2", kind=kind.value, r=report, now=now) + "\n" + text
+        return [Send(chat, notice, buttons, channel=channel) for channel, chat in _groups(project, channels)]
     if kind in (Kind.APPOINTMENT_DAY, Kind.APPOINTMENT_SOON, Kind.EXPIRES_TONIGHT):
         if report is None or not report.status.active:
             return []
@@ -129,15 +185,18 @@ async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime,
     if kind in (Kind.FIRST_FOLLOWUP, Kind.SECOND_FOLLOWUP):
         if visit is None or visit.owner_id != r.staff_id:
             return []
+        if await uow.deals.of_customer(visit.project_id, visit.phone):
+            return []  # sold: no follow-up to chase
         needed = 1 if kind is Kind.FIRST_FOLLOWUP else 2
         if await uow.follow_ups.count_since(visit.project_id, visit.phone, visit.at) >= needed:
             return []
-    chat = await private_chat_of(uow, r.staff_id, channel) if r.staff_id else None
-    if chat is None:
+    person = await _person(uow, r.staff_id, channels) if r.staff_id else None
+    if person is None:
         return []
+    channel, chat = person
     public = report is not None and await uow.reports.is_public(report.project_id, report.phone)
     return [Send(chat, svc.render("reminder.j2", kind=kind.value, r=report, v=visit, now=now, public=public,
-                                  policy=svc.policy))]
+                                  policy=svc.policy), channel=channel)]
 
 
 async def _digest(uow: UnitOfWork, svc: Services, project: Project, at: datetime) -> str:

@@ -92,6 +92,7 @@ class EventKind(StrEnum):
     REVOKED = "revoked"
     FOLLOWED_UP = "followed_up"
     LAPSED = "lapsed"
+    DEAL = "deal"  # 成交: recorded for the customer's owner (SPEC §2, manager statistics)
 
 
 @dataclass(frozen=True)
@@ -161,3 +162,19 @@ class Visit:
     report_id: int | None
     last_activity_at: datetime
     lapsed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Deal:
+    """A deal (成交) recorded for the customer's owner at the time (owner None: the office)."""
+
+    id: int
+    project_id: int
+    phone: str
+    at: datetime
+    owner_id: int | None
+    owner_name: str | None
+    team: str | None
+    recorded_by_name: str
+    report_id: int | None
+    note: str | None

@@ -27,4 +27,7 @@ class Policy:
     followup_warning_hours: int = 4  # remind the owner this long before a follow-up deadline
     ownership_lapse_days: int = 7
     digest_time: time = time(21, 0)
+    weekly_digest: bool = True  # the group's weekly statistics with the chart (周统计)
+    weekly_digest_weekday: int = 7  # ISO weekday of the weekly digest: 1 Monday … 7 Sunday
+    weekly_digest_time: time = time(21, 0)
     sweep_seconds: int = 30

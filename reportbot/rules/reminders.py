@@ -20,6 +20,7 @@ class Kind(StrEnum):
     SECOND_FOLLOWUP = "follow2"
     LAPSED = "lapsed"  # the owner lost a visited customer for want of follow-up
     DIGEST = "digest"  # the group, every evening
+    WEEKLY = "weekly"  # the group, once a week: the week's statistics with the chart
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,12 @@ def digest_due(now: datetime, policy: Policy) -> str | None:
     """The local day (YYYYMMDD) whose digest is due at ``now``, or None before the digest time."""
     local = now.astimezone(ZoneInfo(policy.timezone))
     return local.strftime("%Y%m%d") if local.time() >= policy.digest_time else None
+
+
+def weekly_digest_due(now: datetime, policy: Policy) -> str | None:
+    """The local day (YYYYMMDD) whose weekly digest is due at ``now``: on the policy's weekday from its
+    time on, and never when the policy turns it off."""
+    local = now.astimezone(ZoneInfo(policy.timezone))
+    if not policy.weekly_digest or local.isoweekday() != policy.weekly_digest_weekday:
+        return None
+    return local.strftime("%Y%m%d") if local.time() >= policy.weekly_digest_time else None

@@ -9,8 +9,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reportbot.handlers.context import Services
-from reportbot.handlers.messages import Action
-from reportbot.handlers.sweep import sweep
+from reportbot.handlers.delivery import Queued
+from reportbot.handlers.sweep import Channels, run_sweep
 from reportbot.scheduler.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -20,16 +20,16 @@ JOB_ID = "reportbot-sweep"  # deterministic: one job per process, replaced, neve
 class Sweeper:
     """Runs the sweep now (at start, before updates are taken) and then every ``sweep_seconds``."""
 
-    def __init__(self, services: Services, clock: Clock, channel: str, deliver: Callable[[list[Action]], None]) -> None:
+    def __init__(self, services: Services, clock: Clock, channel: Channels, deliver: Callable[[list[Queued]], None]) -> None:
         self.services = services
         self.clock = clock
-        self.channel = channel
+        self.channel = channel  # one channel, or every channel this process runs (bot/channels.py)
         self.deliver = deliver
         self.scheduler = AsyncIOScheduler(timezone=services.policy.timezone)
 
     async def run_once(self) -> None:
         try:
-            self.deliver(await sweep(self.services, self.clock.now(), self.channel))
+            self.deliver(await run_sweep(self.services, self.clock.now(), self.channel))
         except Exception:  # the next sweep tries again; nothing is marked sent unless claimed
             log.exception("sweep failed")
 

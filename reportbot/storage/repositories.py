@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -32,12 +32,14 @@ from reportbot.rules.model import (
     Status,
     Visit,
 )
+from reportbot.rules.teams import TeamChange, team_at
 from reportbot.storage.sql import Sql, values_list
 from reportbot.storage.tables import (
     ACTIVE_SQL,
     AuditHeadRow,
     DailyCounterRow,
     DeliveryRow,
+    DealRow,
     EventRow,
     FollowUpRow,
     OutboxRow,
@@ -47,6 +49,7 @@ from reportbot.storage.tables import (
     ReportRow,
     StaffIdentityRow,
     StaffRow,
+    TeamChangeRow,
     VisitRow,
 )
 
@@ -85,6 +88,21 @@ def _insert(dialect: str) -> Any:
 def _project(row: ProjectRow) -> Project:
     assert row.id is not None
     return Project(row.id, row.name, row.tg_chat_id, row.wecom_chat_id)
+
+
+async def team_changes(session: AsyncSession, staff_ids: set[int]) -> dict[int, list[TeamChange]]:
+    """Team moves of these people (usually none: one cheap query)."""
+    if not staff_ids:
+        return {}
+    stmt = (
+        select(TeamChangeRow)
+        .where(TeamChangeRow.staff_id.in_(sorted(staff_ids)))
+        .order_by(TeamChangeRow.at, TeamChangeRow.id)
+    )
+    moves: dict[int, list[TeamChange]] = {}
+    for row in (await session.execute(stmt)).scalars():
+        moves.setdefault(row.staff_id, []).append(TeamChange(row.staff_id, row.from_team, row.to_team, row.at))
+    return moves
 
 
 def _staff(row: StaffRow) -> Staff:
@@ -519,15 +537,26 @@ class EventRepository(_Repository):
 
     async def history(self, project_id: int, phone: str) -> list[Event]:
         stmt = (
-            select(EventRow, StaffRow.name, StaffRow.team, ReportRow.receipt_no)
+            select(EventRow, StaffRow.name, StaffRow.team, ReportRow.receipt_no, ReportRow.team, ReportRow.canvasser_id)
             .join(StaffRow, StaffRow.id == EventRow.actor_id)
             .outerjoin(ReportRow, ReportRow.id == EventRow.report_id)
             .where(EventRow.project_id == project_id, EventRow.phone == phone)
             .order_by(EventRow.at, EventRow.id)
         )
+        rows = (await self.session.execute(stmt)).all()
+        moves = await team_changes(self.session, {row.actor_id for row, *_ in rows})
+
+        def team(row: EventRow, current: str, report_team: str | None, canvasser_id: int | None) -> str:
+            """A report's canvasser acts for the report's team; anyone else for the team they were in then
+            (a move between teams keeps history)."""
+            if report_team is not None and canvasser_id == row.actor_id:
+                return report_team
+            return team_at(current, moves.get(row.actor_id, []), row.at)
+
         return [
-            Event(row.at, EventKind(row.kind), row.phone, name, team, receipt, row.detail)
-            for row, name, team, receipt in (await self.session.execute(stmt)).all()
+            Event(row.at, EventKind(row.kind), row.phone, name, team(row, current, report_team, canvasser_id),
+                  receipt, row.detail)
+            for row, name, current, receipt, report_team, canvasser_id in rows
         ]
 
     async def kinds_since(self, project_id: int, phone: str, kinds: Iterable[EventKind]) -> list[EventKind]:
@@ -631,6 +660,7 @@ class VisitRepository(_Repository):
         stmt = (
             self._select()
             .where(VisitRow.owner_id.is_not(None), VisitRow.last_activity_at <= before)  # type: ignore[union-attr]
+            .where(~exists().where(DealRow.visit_id == VisitRow.id))  # a sold customer's ownership stays
             .order_by(VisitRow.id)
             .limit(limit)
         )

@@ -97,7 +97,10 @@ class EventRow(SQLModel, table=True):
     """Append-only history of a customer: reports, refused duplicates, decisions."""
 
     __tablename__ = "event"
-    __table_args__ = (Index("ix_event_customer", "project_id", "phone", "id"),)
+    __table_args__ = (
+        Index("ix_event_customer", "project_id", "phone", "id"),
+        Index("ix_event_project_at", "project_id", "at"),  # statistics and export of a period
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id")
@@ -255,3 +258,38 @@ class OutboxRow(SQLModel, table=True):
     attempts: int = 0
     created_at: datetime = Field(sa_column=_utc())
     sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class DealRow(SQLModel, table=True):
+    """A deal (成交) of a visited customer, counted for whoever owned the customer then (team None: the office)."""
+
+    __tablename__ = "deal"
+    __table_args__ = (
+        UniqueConstraint("project_id", "phone", name="uq_deal_customer"),
+        Index("ix_deal_project_at", "project_id", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id")
+    phone: str = Field(max_length=11)
+    visit_id: int = Field(foreign_key="visit.id")
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+    owner_id: int | None = Field(default=None, foreign_key="staff.id")
+    team: str | None = Field(default=None, max_length=20)
+    at: datetime = Field(sa_column=_utc())
+    recorded_by_id: int = Field(foreign_key="staff.id")
+    note: str | None = Field(default=None, max_length=200)
+
+
+class TeamChangeRow(SQLModel, table=True):
+    """A canvasser moved from one team to another: the history behind ``staff.team``."""
+
+    __tablename__ = "team_change"
+    __table_args__ = (Index("ix_team_change_staff", "staff_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    from_team: str = Field(max_length=20)
+    to_team: str = Field(max_length=20)
+    at: datetime = Field(sa_column=_utc())
+    by_id: int = Field(foreign_key="staff.id")

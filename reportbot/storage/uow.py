@@ -26,6 +26,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from reportbot.storage.reporting import (
+    DealRepository,
+    LedgerRepository,
+    StatsRepository,
+    TeamChangeRepository,
+)
 from reportbot.storage.repositories import (
     CounterRepository,
     DeliveryRepository,
@@ -103,6 +109,23 @@ class UnitOfWork:
         if self._lock is not None:
             _LOCK_HOLDER.reset(self._holder_token)
             self._lock.release()
+
+    # The manager tools' repositories (storage.reporting) take the session itself: built when first used.
+    @property
+    def deals(self) -> DealRepository:
+        return DealRepository(self.session)
+
+    @property
+    def team_changes(self) -> TeamChangeRepository:
+        return TeamChangeRepository(self.session)
+
+    @property
+    def stats(self) -> StatsRepository:
+        return StatsRepository(self.session)
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        return LedgerRepository(self.session)
 
     @property
     def session(self) -> AsyncSession:
@@ -191,7 +214,7 @@ ENCLOSING: ContextVar[tuple[int, UnitOfWork] | None] = ContextVar("reportbot_enc
 _LOCK_HOLDER: ContextVar[asyncio.Lock | None] = ContextVar("reportbot_write_lock_holder", default=None)
 
 _REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits", "follow_ups", "reminders",
-                 "deliveries")
+                 "deliveries", "deals", "team_changes", "stats", "ledger")
 
 
 class JoinedUnit:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 
@@ -118,3 +119,39 @@ def test_backup_writes_a_copy_that_the_cli_can_read(tmp_path: Path) -> None:
     result = reportbot("backup", str(tmp_path / "copy.db"), db=db)
     assert result.returncode == 0, result.stderr
     assert "森林半岛" in reportbot("project", "list", db=tmp_path / "copy.db").stdout
+
+
+MORNING = """!clock 2026-11-23 09:30
+@101 报备 客户：张先生 电话：138***88888 队名：飞虎队 拓客：李四 到访：明天下午3点
+@103 报备 客户：张女士 电话：138***88888 队名：猛虎队 拓客：王五 到访：明天下午3点
+!tap @102 确认
+"""
+
+
+def test_export_writes_the_period_s_ledger_as_xlsx(tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    db = tmp_path / "ledger.db"
+    full_env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}", "TELEGRAM_BOT_TOKEN": ""}
+    subprocess.run([sys.executable, "-m", "reportbot.bot.cli", "console", "--demo"], input=MORNING, text=True,
+                   env=full_env, capture_output=True, timeout=120, cwd=tmp_path, check=True)
+    out = tmp_path / "november.xlsx"
+    result = reportbot("export", "--from", "2026-11-01", "--to", "2026-11-30", str(out), db=db)
+    assert result.returncode == 0, result.stderr
+    assert "exported 森林半岛 2026-11-01..2026-11-30" in result.stdout and "1 reports" in result.stdout
+    book = load_workbook(out)
+    assert book.sheetnames[:3] == ["报备", "到访判客", "撞单被拒"]
+    receipt, reported_at, *who = [c.value for c in book["报备"][2]][:6]
+    assert receipt == "BB-20261123-0001" and reported_at == datetime(2026, 11, 23, 9, 30)
+    assert who == ["张先生", "138***88888", "飞虎队", "李四"]
+    assert book["撞单被拒"]["C2"].value == "王五"
+
+
+def test_export_refuses_bad_dates_and_unknown_projects(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    reportbot("project", "add", "--name", "森林半岛", "--chat-id", "-1001234", db=db)
+    reversed_ = reportbot("export", "--from", "2026-11-30", "--to", "2026-11-01", "x.xlsx", db=db)
+    assert reversed_.returncode != 0 and "--from is after --to" in reversed_.stderr
+    unknown = reportbot("export", "--from", "2026-11-01", "--to", "2026-11-30", "--project", "没有", "x.xlsx", db=db)
+    assert unknown.returncode != 0 and "no project named '没有'" in unknown.stderr
+    assert not (tmp_path / "x.xlsx").exists()

@@ -22,8 +22,8 @@ from tests.e2e.emulator import (
     Emulator,
     TgUser,
     bot_message,
+    POLL_INTERVAL,
     new_token,
-    running_application,
     wait_for_bot_messages,
 )
 
@@ -81,11 +81,17 @@ async def office(emulator: Emulator, sqlite_url: str) -> AsyncIterator[Office]:
         await directory.add_staff(services.db, entry, clock.now())
     token = new_token()
     transport = TelegramTransport(services, clock, Path(sqlite_url.split("///", 1)[1] + ".journal"))
-    application = transport.build(Settings(telegram_bot_token=token, telegram_base_url=emulator.base_url))
+    settings = Settings(telegram_bot_token=token, telegram_base_url=emulator.base_url,
+                        telegram_poll_interval=POLL_INTERVAL)
+    application = transport.build(settings)
     people = [TgUser(emulator, token, uid, name) for uid, name in
               ((101, "李四"), (103, "王五"), (102, "赵敏"), (104, "陈经理"), (999, "路人"))]
-    async with running_application(application):
-        await transport.on_start(application)  # the emulator refuses setMyCommands: start-up goes on
-        yield Office(emulator, token, transport, clock, *people)
-        await transport.outbox.drain()
-    await transport.on_shutdown(application)
+    # As `reportbot run` runs it: the project's own polling loop (the emulator refuses setMyCommands:
+    # start-up goes on without the menu).
+    stop = asyncio.Event()
+    serving = asyncio.create_task(transport.serve(application, settings, stop=stop))
+    await asyncio.wait_for(transport.started.wait(), 30)
+    yield Office(emulator, token, transport, clock, *people)
+    await transport.outbox.drain()
+    stop.set()
+    await asyncio.wait_for(serving, 30)

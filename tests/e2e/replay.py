@@ -14,7 +14,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import ClientSession, web
+from aiohttp import ClientSession, TCPConnector, web
 
 
 class ReplayingBotApi:
@@ -41,7 +41,9 @@ class ReplayingBotApi:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._client = ClientSession()
+        # A fresh connection per call: node closes idle keep-alive connections after 5 s, and a request
+        # sent on one just as it closes would fail here for a reason Telegram never has.
+        self._client = ClientSession(connector=TCPConnector(force_close=True))
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -162,3 +162,21 @@ async def test_keys_and_sent_answers_older_than_a_week_are_pruned_but_unsent_one
     assert len(await delivery.unsent(svc.db, "console")) == 2  # still owed, key kept with them
     again = await delivery.handle_once(svc.db, owed, answering(owed, svc))
     assert again.duplicate
+
+
+async def test_a_claimed_reminder_is_stored_with_its_claim_so_a_crash_before_sending_loses_it_not(
+    svc: Services,
+) -> None:
+    from reportbot.handlers.sweep import run_sweep
+
+    await open_office(svc)
+    msg = message(report_text(), key="msg:101:77")
+    await delivery.handle_once(svc.db, msg, answering(msg, svc))
+    receipt_and_card = {q.outbox_id for q in await delivery.unsent(svc.db, "console")}
+    await delivery.record_progress(svc.db, sending=receipt_and_card, done=dict.fromkeys(receipt_and_card, False),  # type: ignore[arg-type]
+                                   at=NOW)
+    due = await run_sweep(svc, local("2026-11-23 10:31"), "console")  # the pending-card reminder (30 min)
+    assert due and all(q.outbox_id is not None for q in due)
+    # The process dies before sending: the reminder is claimed (no sweep sends it again) and still owed.
+    assert await run_sweep(svc, local("2026-11-23 10:32"), "console") == []
+    assert [q.action for q in await delivery.unsent(svc.db, "console")] == [q.action for q in due]

@@ -1,0 +1,100 @@
+"""Every configured channel in one process, on one core and one sweeper (`reportbot run` with WeCom).
+
+The sweeper names a channel on every reminder and digest (handlers/sweep.py); ``Channels`` hands
+each action to that channel's transport. Telegram alone still runs through python-telegram-bot's
+``run_polling`` (bot/cli.py); with WeCom configured, with or without Telegram, ``serve`` runs here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+
+from reportbot.bot.settings import Settings
+from reportbot.handlers.context import Services
+from reportbot.handlers.delivery import Queued
+from reportbot.handlers.messages import Action
+from reportbot.scheduler.clock import Clock
+from reportbot.scheduler.sweeper import Sweeper
+
+log = logging.getLogger(__name__)
+Dispatch = Callable[[Sequence[Action | Queued]], None]
+
+
+class Channels:
+    """The running channels, in order of registration; the first takes actions that name none."""
+
+    def __init__(self) -> None:
+        self._dispatch: dict[str, Dispatch] = {}
+
+    def add(self, channel: str, dispatch: Dispatch) -> None:
+        self._dispatch[channel] = dispatch
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._dispatch)
+
+    def dispatch(self, answers: Sequence[Action | Queued]) -> None:
+        for answer in answers:
+            action = answer.action if isinstance(answer, Queued) else answer
+            channel = getattr(action, "channel", None) or self.names[0]
+            target = self._dispatch.get(channel)
+            if target is None:
+                log.warning("no %s channel runs here: %s not sent", channel, type(action).__name__)
+                continue
+            target([answer])
+
+
+async def serve(
+    settings: Settings, services: Services, clock: Clock, stop: asyncio.Event, *, webhook: bool = False
+) -> None:
+    """Start every channel whose keys are set; run until ``stop``; shut down in order, the database last."""
+    from reportbot.bot.wecom import build as build_wecom
+
+    channels = Channels()
+    telegram = application = None
+    if settings.telegram_bot_token is not None:
+        from reportbot.bot.telegram import CHANNEL as TELEGRAM
+        from reportbot.bot.telegram import TelegramTransport
+
+        telegram = TelegramTransport(services, clock, settings.journal_path("telegram"))
+        application = telegram.build(settings)
+        channels.add(TELEGRAM, telegram.dispatch)
+    wecom = build_wecom(services, clock, settings)
+    channels.add("wecom", wecom.dispatch)
+    sweeper = Sweeper(services, clock, channels.names, channels.dispatch)
+
+    wecom_task = asyncio.create_task(wecom.run(stop), name="wecom")
+    telegram_stop = asyncio.Event()
+    telegram_task = None
+    if telegram is not None and application is not None:
+        # One sweeper for the process, or a reminder claimed by a one-channel sweep is lost for the other.
+        telegram.sweeper = sweeper  # started by its on_start, stopped when it stops sending
+        telegram_task = asyncio.create_task(telegram.serve(application, settings, webhook=webhook, stop=telegram_stop))
+    else:
+        await sweeper.start()
+    log.info("reportbot runs on: %s", ", ".join(channels.names))
+    await stop.wait()
+
+    sweeper.stop()
+    await wecom_task
+    if telegram_task is not None:
+        telegram_stop.set()
+        await telegram_task  # sends what is queued, then closes the database
+    else:
+        await services.db.dispose()
+
+
+def run(settings: Settings, services: Services, clock: Clock, *, webhook: bool = False) -> None:
+    """``serve`` until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, services, clock, stop, webhook=webhook)
+
+    asyncio.run(main())

@@ -1,0 +1,148 @@
+"""Outgoing WeCom messages: one queue per conversation under WeCom's per-conversation limits.
+
+WeCom's 智能机器人长连接 document limits what a robot sends into one conversation (replies and pushes
+together) to 30 messages a minute and 1000 an hour. As on Telegram, a busy group never holds up
+anyone's private receipt: every conversation has its own queue and worker, and a send waits for
+its window instead of being dropped. A send that fails (the connection went away) is tried again
+once the connection is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+log = logging.getLogger(__name__)
+
+WECOM_LIMITS: tuple[tuple[int, float], ...] = ((30, 60.0), (1000, 3600.0))  # (messages, per seconds)
+
+
+class RateLimit:
+    """Sliding windows per conversation: ``acquire`` waits until one more message fits every window."""
+
+    def __init__(
+        self,
+        limits: tuple[tuple[int, float], ...] = WECOM_LIMITS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.limits = limits
+        self.clock = clock
+        self.sleep = sleep
+        self._sent: dict[str, deque[float]] = {}
+
+    def wait_for(self, chat: str) -> float:
+        """Seconds until one more message to ``chat`` stays within every window (0: now)."""
+        sent = self._sent.get(chat)
+        if not sent:
+            return 0.0
+        now = self.clock()
+        longest = max(period for _, period in self.limits)
+        while sent and sent[0] <= now - longest:
+            sent.popleft()
+        wait = 0.0
+        for count, period in self.limits:
+            recent = [t for t in sent if t > now - period]
+            if len(recent) >= count:
+                wait = max(wait, recent[-count] + period - now)
+        return wait
+
+    def record(self, chat: str) -> None:
+        self._sent.setdefault(chat, deque()).append(self.clock())
+
+    async def acquire(self, chat: str) -> None:
+        while (wait := self.wait_for(chat)) > 0:
+            await self.sleep(wait)
+        self.record(chat)
+
+
+class HasChat(Protocol):
+    @property
+    def chat_id(self) -> str: ...
+
+
+T = TypeVar("T", bound=HasChat)
+
+
+@dataclass
+class Retry:
+    """How often, and after what pause, a failed send is tried again (the pause waits for the connection)."""
+
+    attempts: int = 6
+    first_pause: float = 1.0
+
+
+class ChatQueues(Generic[T]):
+    """A worker per conversation sends its items in order, each within the limits, retrying failures."""
+
+    def __init__(
+        self,
+        send: Callable[[T], Awaitable[None]],
+        limit: RateLimit,
+        ready: Callable[[], Awaitable[None]],
+        gave_up: Callable[[T], Awaitable[None]] | None = None,
+        retry: Retry | None = None,
+    ) -> None:
+        self._send = send
+        self._limit = limit
+        self._ready = ready
+        self._gave_up = gave_up
+        self._retry = retry or Retry()
+        self._queues: dict[str, asyncio.Queue[T]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+
+    def put(self, item: T) -> None:
+        queue = self._queues.get(item.chat_id)
+        if queue is None:
+            queue = self._queues[item.chat_id] = asyncio.Queue()
+            self._workers[item.chat_id] = asyncio.create_task(self._work(queue), name=f"wecom:{item.chat_id}")
+        queue.put_nowait(item)
+
+    async def _work(self, queue: asyncio.Queue[T]) -> None:
+        while True:
+            item = await queue.get()
+            try:
+                await self._deliver(item)
+            finally:
+                queue.task_done()
+
+    async def _deliver(self, item: T) -> None:
+        pause = self._retry.first_pause
+        for attempt in range(1, self._retry.attempts + 1):
+            await self._ready()
+            await self._limit.acquire(item.chat_id)
+            try:
+                await self._send(item)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — whatever failed, the message is tried again
+                if attempt == self._retry.attempts:
+                    log.error("giving up on a message to %s after %d attempts: %s", item.chat_id, attempt, exc)
+                    if self._gave_up is not None:
+                        await self._gave_up(item)
+                    return
+                log.warning("sending to %s failed (%s); trying again", item.chat_id, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
+
+    async def drain(self) -> None:
+        await asyncio.gather(*(q.join() for q in list(self._queues.values())))
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Send what is queued (at most ``timeout`` seconds), then stop the workers."""
+        try:
+            await asyncio.wait_for(self.drain(), timeout)
+        except TimeoutError:
+            log.warning("stopping with WeCom messages unsent (%d queued, besides any in flight); stored answers "
+                        "go out at the next start", sum(q.qsize() for q in self._queues.values()))
+        for task in self._workers.values():
+            task.cancel()
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        self._queues.clear()
+        self._workers.clear()

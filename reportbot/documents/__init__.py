@@ -1,0 +1,1 @@
+"""Files the bot sends: the statistics chart (PNG) and the ledger export (.xlsx)."""

@@ -1,0 +1,275 @@
+"""WeCom end to end: the real `reportbot run` and the official SDK against a local long-connection server.
+
+The office is registered with the real CLI (`project add --wecom-chat`, `staff add --wecom`); the
+server (tests/fakes/wecom_server.py) serves wss:// with a certificate from a CA made for the run,
+which the bot trusts through WECOM_CA_FILE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.bot.test_cli import reportbot
+from tests.fakes.tls import Certificates, make_certificates
+from tests.fakes.wecom_server import FakeWeCom, Sent
+from tests.office import report_text
+
+pytestmark = pytest.mark.e2e
+
+GROUP = "wrOgQhDgAAbc123"  # the project's WeCom group chatid
+LI, WANG, ZHAO, CHEN = "lisi", "wangwu", "zhaomin", "chenjl"  # canvassers 飞虎队/猛虎队, assistant, manager
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ledger with the office registered through the CLI, copied for each test."""
+    db = tmp_path_factory.mktemp("office") / "ledger.db"
+    steps = [
+        ("project", "add", "--name", "森林半岛", "--wecom-chat", GROUP),
+        ("staff", "add", "--wecom", LI, "--name", "李四", "--team", "飞虎队", "--role", "canvasser", "--project", "森林半岛"),
+        ("staff", "add", "--wecom", WANG, "--name", "王五", "--team", "猛虎队", "--role", "canvasser", "--project", "森林半岛"),
+        ("staff", "add", "--wecom", ZHAO, "--name", "赵敏", "--team", "案场", "--role", "assistant", "--project", "森林半岛"),
+        ("staff", "add", "--wecom", CHEN, "--id", "104", "--name", "陈经理", "--team", "案场", "--role", "manager"),
+    ]
+    for step in steps:
+        done = reportbot(*step, db=db)
+        assert done.returncode == 0, done.stderr
+    return db
+
+
+@dataclass
+class Office:
+    wecom: FakeWeCom
+    db: Path
+    bot: Bot
+
+    def reports(self) -> int:
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute("SELECT count(*) FROM report").fetchone()[0]
+
+    async def until_reports(self, count: int, timeout: float = 30.0) -> None:
+        """Until the ledger holds ``count`` reports (looked at every 50 ms)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.reports() < count:
+            assert loop.time() < deadline, f"the ledger never held {count} reports"
+            await asyncio.sleep(0.05)
+
+    async def one_answer(self, callback, what: str = "") -> Sent:  # type: ignore[no-untyped-def]
+        await self.wecom.wait(lambda: len(self.wecom.answers(callback)) >= 1, what=what or f"an answer to {callback.msgid}")
+        return self.wecom.answers(callback)[0]
+
+    async def card_in_group(self, count: int = 1) -> Sent:
+        await self.wecom.wait(lambda: len(self.cards()) >= count, what=f"card {count} in the group")
+        return self.cards()[count - 1]
+
+    def cards(self) -> list[Sent]:
+        return [s for s in self.wecom.to(GROUP) if s.cmd != "aibot_respond_update_msg" and s.buttons]
+
+
+class Bot:
+    """`reportbot run` as a child process, against the fake WeCom."""
+
+    def __init__(self, wecom: FakeWeCom, db: Path, certificates: Certificates, folder: Path) -> None:
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "TELEGRAM_BOT_TOKEN": "",
+            "WECOM_BOT_ID": wecom.bot_id,
+            "WECOM_BOT_SECRET": wecom.secret,
+            "WECOM_WS_URL": wecom.url,
+            "WECOM_CA_FILE": str(certificates.ca_file),
+            "REPORTBOT_POLICY": "",
+        }
+        self.folder = folder
+        self.logs: list[Path] = []
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        log = self.folder / f"bot{len(self.logs) + 1}.log"
+        self.logs.append(log)
+        with log.open("wb") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "reportbot.bot.cli", "run", env=self.env, cwd=self.folder,
+                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
+            )
+
+    async def stop(self) -> None:
+        """SIGTERM, as a service manager stops it; it shuts down by itself."""
+        bot = self.process
+        if bot is None or bot.returncode is not None:
+            return
+        bot.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(bot.wait(), 60)
+        except TimeoutError:
+            bot.kill()
+            await bot.wait()
+            raise AssertionError("reportbot run did not stop on SIGTERM") from None
+
+    def output(self) -> str:
+        return "".join(log.read_text("utf-8", "replace") for log in self.logs)
+
+
+@pytest.fixture
+async def office(registered: Path, certificates: Certificates, tmp_path: Path) -> AsyncIterator[Office]:
+    db = tmp_path / "ledger.db"
+    shutil.copy(registered, db)
+    async with FakeWeCom(certificates.server_context()) as wecom:
+        bot = Bot(wecom, db, certificates, tmp_path)
+        await bot.start()
+        try:
+            await wecom.wait_subscribed()
+            yield Office(wecom, db, bot)
+        finally:
+            await bot.stop()
+    assert "Traceback" not in bot.output(), bot.output()
+
+
+async def test_a_report_gets_its_receipt_and_the_group_gets_a_card(office: Office) -> None:
+    said = await office.wecom.user_says(LI, report_text())
+    receipt = await office.one_answer(said)
+    assert receipt.cmd == "aibot_respond_msg" and receipt.body["msgtype"] == "stream"
+    assert "回执号" in receipt.text and "138***88888" in receipt.text and "李四" in receipt.text
+    card = await office.card_in_group()
+    assert card.cmd == "aibot_send_msg" and card.body["template_card"]["card_type"] == "button_interaction"
+    assert card.buttons == ["确认", "驳回"] and "张先生" in card.text
+    assert office.reports() == 1
+
+
+async def test_a_colleague_reporting_the_same_customer_is_refused(office: Office) -> None:
+    await office.one_answer(await office.wecom.user_says(LI, report_text()))
+    refusal = await office.one_answer(await office.wecom.user_says(WANG, report_text(team="猛虎队", who="王五")))
+    assert "撞单" in refusal.text or "已被" in refusal.text, refusal.text
+    assert "飞虎队" in refusal.text
+    assert office.reports() == 1
+
+
+async def test_the_assistant_confirms_on_the_card_which_is_updated_in_place_and_the_canvasser_is_told(office: Office) -> None:
+    await office.one_answer(await office.wecom.user_says(LI, report_text()))
+    card = await office.card_in_group()
+
+    not_allowed = await office.wecom.press(WANG, card, "确认")
+    await office.wecom.wait(lambda: len(office.wecom.to(WANG)) >= 1, what="the canvasser told he may not decide")
+    assert "只有销售助理或经理" in office.wecom.to(WANG)[0].text
+    assert office.wecom.answers(not_allowed) == []
+
+    pressed = await office.wecom.press(ZHAO, card, "确认")
+    update = await office.one_answer(pressed)
+    assert update.cmd == "aibot_respond_update_msg"
+    assert update.body["template_card"]["task_id"] == card.body["template_card"]["task_id"]
+    assert "已确认" in update.text and "赵敏" in update.text and update.buttons == []
+    await office.wecom.wait(lambda: any("由 赵敏 确认" in s.text for s in office.wecom.to(LI)), what="the canvasser told")
+
+
+async def test_reject_asks_for_a_reason_on_the_card_then_rejects(office: Office) -> None:
+    await office.one_answer(await office.wecom.user_says(LI, report_text()))
+    card = await office.card_in_group()
+    menu = await office.one_answer(await office.wecom.press(ZHAO, card, "驳回"))
+    assert "请选择驳回原因" in menu.text and "返回" in menu.buttons
+    rejected = await office.one_answer(await office.wecom.press(ZHAO, menu, menu.buttons[0]))
+    assert "已驳回" in rejected.text
+    await office.wecom.wait(lambda: any("被 赵敏 驳回" in s.text for s in office.wecom.to(LI)), what="the canvasser told")
+
+
+async def test_who_in_the_group_after_the_mention_is_stripped(office: Office) -> None:
+    await office.one_answer(await office.wecom.user_says(LI, report_text()))
+    asked = await office.wecom.user_says(ZHAO, "@报备助手 /who 138***88888", chatid=GROUP)
+    answer = await office.one_answer(asked)
+    assert answer.chat == GROUP and "李四" in answer.text and "飞虎队" in answer.text
+
+
+async def test_a_report_in_the_group_is_answered_there_by_the_card(office: Office) -> None:
+    said = await office.wecom.user_says(WANG, "@报备助手 " + report_text(customer="刘女士", phone="139***12345",
+                                                                          team="猛虎队", who="王五"), chatid=GROUP)
+    card = await office.one_answer(said)
+    assert card.chat == GROUP and card.body["msgtype"] == "template_card" and "刘女士" in card.text
+
+
+async def test_a_group_that_is_not_a_project_group_is_told_how_to_register_it(office: Office) -> None:
+    answer = await office.one_answer(await office.wecom.user_says(ZHAO, "@报备助手 /who 138***88888", chatid="wrOTHER"))
+    assert "--wecom-chat wrOTHER" in answer.text
+
+
+async def test_an_unregistered_member_is_told_their_userid_and_whom_to_ask(office: Office) -> None:
+    answer = await office.one_answer(await office.wecom.user_says("stranger01", "/mine"))
+    assert "stranger01" in answer.text and "企业微信" in answer.text and "销售助理" in answer.text
+
+
+async def test_the_same_callback_twice_is_recorded_once_and_answered_once(office: Office) -> None:
+    said = await office.wecom.user_says(LI, report_text())
+    await office.one_answer(said)
+    again = await office.wecom.raise_again(said)
+    probe = await office.wecom.user_says(LI, "/mine")  # answered only after the repeat was taken
+    await office.one_answer(probe)
+    assert office.wecom.answers(again) == [office.wecom.answers(said)[0]]  # the first answer, no second one
+    assert office.reports() == 1
+    assert len(office.cards()) == 1
+
+
+async def test_a_clean_close_by_the_server_is_followed_by_a_new_connection(office: Office) -> None:
+    await office.wecom.close_cleanly(1001)
+    await office.wecom.wait_subscribed(2)
+    receipt = await office.one_answer(await office.wecom.user_says(LI, report_text()))
+    assert "回执号" in receipt.text
+
+
+async def test_an_answer_lost_when_the_bot_stopped_is_sent_when_it_starts_again(office: Office) -> None:
+    office.wecom.mute = True  # the receipt never arrives
+    said = await office.wecom.user_says(LI, report_text())
+    await office.until_reports(1)
+    await office.bot.stop()
+    assert office.wecom.answers(said) == [] and office.wecom.to(LI) == []
+    office.wecom.mute = False
+    await office.bot.start()
+    await office.wecom.wait_subscribed(2)
+    await office.wecom.wait(lambda: any("回执号" in s.text for s in office.wecom.to(LI)), what="the receipt, pushed")
+    probe = await office.wecom.user_says(LI, "/mine")
+    await office.one_answer(probe)
+    assert len([s for s in office.wecom.to(LI) if "回执号" in s.text]) == 1
+    assert office.reports() == 1
+
+
+async def test_a_drop_mid_burst_loses_no_report_and_answers_each_once(office: Office) -> None:
+    people = [f"burst{i:02d}" for i in range(8)]
+    for i, person in enumerate(people):
+        done = reportbot("staff", "add", "--wecom", person, "--name", f"队员{chr(0x4E00 + i)}", "--team", "飞虎队",
+                         "--role", "canvasser", "--project", "森林半岛", db=office.db)
+        assert done.returncode == 0, done.stderr
+    def report(i: int) -> str:
+        return report_text(customer=f"客户{chr(0x4E00 + i)}", phone=f"138***{10000 + i}", who=f"队员{chr(0x4E00 + i)}")
+
+    calls = [await office.wecom.user_says(person, report(i)) for i, person in enumerate(people[:5])]
+    await office.wecom.wait(lambda: sum(bool(office.wecom.answers(c)) for c in calls) >= 2, what="the burst under way")
+    await office.wecom.drop()
+    calls += [await office.wecom.user_says(person, report(i)) for i, person in enumerate(people[5:], start=5)]
+    await office.wecom.wait_subscribed(2)
+    for person in people:
+        await office.wecom.wait(lambda person=person: any("回执号" in s.text for s in office.wecom.to(person)),
+                                what=f"the receipt of {person}")
+    await office.wecom.wait(lambda: len(office.cards()) >= len(people), what="every card in the group")
+    probe = await office.wecom.user_says(LI, "/mine")  # the last thing the bot takes: everything before is done
+    await office.one_answer(probe)
+    for person in people:
+        receipts = [s for s in office.wecom.to(person) if "回执号" in s.text]
+        assert len(receipts) == 1, (person, [s.text for s in office.wecom.to(person)])
+    assert len(office.cards()) == len(people)
+    assert office.reports() == len(people)
+    first = {msgid for connection, msgid in office.wecom.pushes if connection == 1}
+    again = {msgid for connection, msgid in office.wecom.pushes if connection == 2} & first
+    assert again, "the drop left no callback unanswered: the burst was not cut in the middle"
