@@ -13,12 +13,16 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reportbot.bot.app import build_services
-from reportbot.bot.policy_file import PolicyError
+from reportbot.bot.logs import configure_logging
+from reportbot.bot.policy_file import PolicyError, load_policy
 from reportbot.bot.settings import Settings
 from reportbot.handlers import directory
 from reportbot.handlers.directory import DirectoryError, NewStaff
+from reportbot.rules.policy import Policy
 from reportbot.scheduler.clock import ManualClock, SystemClock
 from reportbot.storage.migrate import upgrade
+
+log = logging.getLogger("reportbot")
 
 NO_TOKEN = """TELEGRAM_BOT_TOKEN 未设置 / TELEGRAM_BOT_TOKEN is not set.
 
@@ -58,6 +62,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     upgrade(settings.database_url)
     from reportbot.bot.telegram import TelegramTransport
+
+    if settings.phone_hash_key is None:
+        log.warning("PHONE_HASH_KEY is not set: a visit given a full number matches its report by the masked number only")
 
     services = _services(settings)
     transport = TelegramTransport(services, SystemClock())
@@ -257,10 +264,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format, _mask_digits(settings))
     return int(args.func(args) or 0)
+
+
+def _mask_digits(settings: Settings) -> int:
+    """Logs mask numbers as the policy does; a bad policy file is reported later, by _services."""
+    try:
+        return load_policy(settings.reportbot_policy).mask_suffix_digits
+    except PolicyError:
+        return Policy().mask_suffix_digits
 
 
 if __name__ == "__main__":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from reportbot.handlers.context import Services
 from reportbot.handlers.followup import handle_follow, handle_rereport
+from reportbot.handlers.forget import handle_forget
 from reportbot.handlers.identity import CHANNEL_LABELS, find_sender
 from reportbot.handlers.messages import Action, Delete, Incoming, Send
 from reportbot.handlers.mine import handle_mine
@@ -18,6 +20,8 @@ from reportbot.rules import privacy
 from reportbot.rules.model import Project, Role, Staff
 from reportbot.rules.report_parse import is_report
 from reportbot.storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("revoke", "撤销归属：/revoke 电话 原因：… [接手：…]", Role.MANAGER, _project_command(handle_revoke),
             needs_project=True),
     Command("release", "解除公号：/release 电话", Role.MANAGER, _project_command(handle_release), needs_project=True),
+    Command("forget", "应客户要求删除姓名和电话：/forget 电话|回执号 [确认]", Role.MANAGER,
+            _project_command(handle_forget), needs_project=True),
     Command("help", "报备模板和可用命令", Role.CANVASSER, _help),
     Command("start", "开始使用：报备模板", Role.CANVASSER, _help),
 )
@@ -105,6 +111,8 @@ def split_command(text: str) -> tuple[str, str] | None:
 
 async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
     """Answer one message; chatter in a group that is neither a command nor a report is ignored."""
+    log.debug("message in", extra={"channel": msg.channel, "chat": msg.chat_id, "sender": msg.sender_id,
+                                   "text": msg.text})
     text = msg.text.strip()
     command = split_command(text)
     if command is None and is_report(text):

@@ -92,6 +92,7 @@ class EventKind(StrEnum):
     REVOKED = "revoked"
     FOLLOWED_UP = "followed_up"
     LAPSED = "lapsed"
+    FORGOTTEN = "forgotten"  # a manager erased the customer's name and phone (the phone here is the tombstone)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class Report:
     decided_by_name: str | None = None
     decided_at: datetime | None = None
     reject_reason: RejectReason | None = None
+    phone_hash: str | None = None  # keyed hash of the full number, when the report gave one
 
 
 @dataclass(frozen=True)
@@ -161,3 +163,4 @@ class Visit:
     report_id: int | None
     last_activity_at: datetime
     lapsed_at: datetime | None
+    phone_hash: str | None = None  # keyed hash of the full number, when the visit was registered with one

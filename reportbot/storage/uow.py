@@ -6,6 +6,7 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from reportbot.storage.erasure import ErasureRepository
 from reportbot.storage.repositories import (
     CounterRepository,
     EventRepository,
@@ -36,6 +37,7 @@ class UnitOfWork:
         self.visits = VisitRepository(self.session)
         self.follow_ups = FollowUpRepository(self.session)
         self.reminders = ReminderRepository(self.session, self.dialect)
+        self.erasure = ErasureRepository(self.session)
         return self
 
     async def __aexit__(
