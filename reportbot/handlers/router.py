@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reportbot.handlers.context import Services
 from reportbot.handlers.followup import handle_follow, handle_rereport
@@ -19,6 +19,7 @@ from reportbot.handlers.who import handle_who
 from reportbot.rules import privacy
 from reportbot.rules.model import Project, Role, Staff
 from reportbot.rules.report_parse import is_report
+from reportbot.rules.text import clean_text
 from reportbot.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
     """Answer one message; chatter in a group that is neither a command nor a report is ignored."""
     log.debug("message in", extra={"channel": msg.channel, "chat": msg.chat_id, "sender": msg.sender_id,
                                    "text": msg.text})
+    msg = replace(msg, text=clean_text(msg.text))
     text = msg.text.strip()
     command = split_command(text)
     if command is None and is_report(text):

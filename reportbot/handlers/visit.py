@@ -189,7 +189,8 @@ async def handle_release(msg: Incoming, sender: Staff, project: Project, args: s
     async with svc.db.uow() as uow:
         released = await uow.reports.release_public(project.id, phone.masked, msg.now)
         if released:
+            reason = svc.scrub(values.get("reason") or "")[:200] or None
             await uow.events.add(project_id=project.id, phone=phone.masked, kind=EventKind.RELEASED,
-                                 actor_id=sender.id, at=msg.now, detail=(svc.scrub(values.get("reason") or "") or None))
+                                 actor_id=sender.id, at=msg.now, detail=reason)
             await uow.commit()
     return [Send(msg.chat_id, svc.render("released.j2", phone=phone.masked, released=released))]

@@ -8,6 +8,7 @@ together and the audit chain (which commits to a salted digest of the erased fie
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,8 +38,8 @@ class ErasureRepository:
         self.session = session
 
     async def footprint(self, project_id: int, phone: str) -> Footprint:
-        async def count(table: type) -> int:
-            stmt = select(func.count()).select_from(table).where(table.project_id == project_id, table.phone == phone)  # type: ignore[attr-defined]
+        async def count(table: Any) -> int:
+            stmt = select(func.count()).where(table.project_id == project_id, table.phone == phone)
             return int((await self.session.execute(stmt)).scalar_one())
 
         first = select(func.min(EventRow.id)).where(EventRow.project_id == project_id, EventRow.phone == phone)

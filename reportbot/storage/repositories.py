@@ -43,6 +43,7 @@ from reportbot.storage.tables import (
 )
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 
 
 def _insert(dialect: str) -> Any:
@@ -210,6 +211,8 @@ class ReportRepository:
         return found[0] if found else None
 
     async def get(self, report_id: int) -> Report | None:
+        if not 0 < report_id <= MAX_ROW_ID:  # e.g. from forged button data: no such row, and PostgreSQL would refuse
+            return None
         return await self._one(self._select().where(ReportRow.id == report_id))
 
     async def active_for(self, project_id: int, phone: str) -> Report | None:
