@@ -31,7 +31,12 @@ def mask_full_numbers(text: str, suffix_digits: int) -> str:
         digits = re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", match.group(1)))
         return digits[:3] + "*" * (8 - suffix_digits) + digits[-suffix_digits:]
 
-    return _FULL_MOBILE.sub(mask, text)
+    # Masking a number can end a longer digit run early and so reveal another 11 digits before it
+    # ("1300-1300-1300-130" → "1300-1300-130***00130"): mask again until none is left. Each pass
+    # takes digits away, so this ends.
+    while _FULL_MOBILE.search(text):
+        text = _FULL_MOBILE.sub(mask, text)
+    return text
 
 
 # -- exact matching with a keyed hash ------------------------------------------------------------

@@ -26,6 +26,11 @@ def test_masked_numbers_dates_and_longer_digit_runs_are_not_full_numbers(text: s
     assert not contains_full_number(text)
 
 
+def test_masking_leaves_no_whole_number_even_where_masking_one_reveals_another() -> None:
+    masked = mask_full_numbers("-1300-1300-1300-1300-1300-130", 5)
+    assert not contains_full_number(masked) and masked.startswith("-1300-")
+
+
 def test_a_note_keeps_its_words_and_loses_the_middle_digits() -> None:
     assert mask_full_numbers("老婆电话 139 1234 5678，晚上打", 5) == "老婆电话 139***45678，晚上打"
     assert mask_full_numbers("带父母来", 5) == "带父母来"
