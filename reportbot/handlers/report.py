@@ -85,6 +85,7 @@ class Filing:
     receipt_day: str  # local day of arrival, YYYYMMDD
     channel: str
     chat_id: str
+    phone_hash: str | None = None  # keyed hash of the full number, when one was given (never the number)
 
 
 async def record_report(db: Database, filing: Filing, policy: Policy) -> Outcome:
@@ -119,7 +120,7 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome:
             await log(EventKind.DUPLICATE_REFUSED, latest.id)
             await uow.commit()
             return Duplicate(latest.team, latest.reported_at)
-        visit = await uow.visits.of_customer(f.project.id, phone)
+        visit = await uow.visits.of_customer(f.project.id, phone, f.phone_hash)
         if visit is not None:
             return AlreadyVisited(visit.at, visit.owner_team)
         if latest and latest.status is Status.EXPIRED and latest.canvasser_id == f.canvasser.id and not f.draft.reason:
@@ -144,6 +145,7 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome:
                 reason=f.draft.reason,
                 source_channel=f.channel,
                 source_chat=f.chat_id,
+                phone_hash=f.phone_hash,
             ),
             f.canvasser.name,
         )
@@ -187,6 +189,7 @@ async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Ser
         receipt_day=local_now.strftime("%Y%m%d"),
         channel=msg.channel,
         chat_id=msg.chat_id,
+        phone_hash=svc.phone_hash(parsed.phone),
     )
     outcome = await record_report(svc.db, filing, svc.policy)
     return await _answer(svc, msg, filing, outcome)

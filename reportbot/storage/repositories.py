@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from reportbot.rules.audit import GENESIS, Link, event_hash
+from reportbot.rules.audit import GENESIS, Link, event_hash, personal_digest, split_detail
+from reportbot.rules.privacy import same_customer
 from reportbot.rules.model import (
     ACTIVE_STATUSES,
     Event,
@@ -46,6 +48,7 @@ from reportbot.storage.tables import (
 )
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 
 
 def _insert(dialect: str) -> Any:
@@ -217,6 +220,7 @@ class ReportRepository:
             decided_by_name=decided_by_name,
             decided_at=row.decided_at,
             reject_reason=RejectReason(row.reject_reason) if row.reject_reason else None,
+            phone_hash=row.phone_hash,
         )
 
     async def _many(self, stmt: Any) -> list[Report]:
@@ -227,6 +231,8 @@ class ReportRepository:
         return found[0] if found else None
 
     async def get(self, report_id: int) -> Report | None:
+        if not 0 < report_id <= MAX_ROW_ID:  # e.g. from forged button data: no such row, and PostgreSQL would refuse
+            return None
         return await self._one(self._select().where(ReportRow.id == report_id))
 
     async def active_for(self, project_id: int, phone: str) -> Report | None:
@@ -389,7 +395,10 @@ class EventRepository:
     ) -> None:
         """Append an event, chained to the project's newest one (the head row's lock orders writers)."""
         prev = await self._lock_head(project_id)
-        digest = event_hash(prev, project_id, phone, report_id, kind.value, actor_id, at, detail)
+        salt = secrets.token_hex(16)
+        personal, public = split_detail(kind.value, detail)
+        personal_hash = personal_digest(salt, phone, personal)
+        link = event_hash(prev, project_id, report_id, kind.value, actor_id, at, public, personal_hash)
         self.session.add(
             EventRow(
                 project_id=project_id,
@@ -400,11 +409,13 @@ class EventRepository:
                 at=at,
                 detail=detail,
                 prev_hash=prev,
-                hash=digest,
+                hash=link,
+                salt=salt,
+                personal_digest=personal_hash,
             )
         )
         await self.session.execute(
-            update(AuditHeadRow).where(AuditHeadRow.project_id == project_id).values(last_hash=digest)
+            update(AuditHeadRow).where(AuditHeadRow.project_id == project_id).values(last_hash=link)
         )
         await self.session.flush()
 
@@ -421,7 +432,8 @@ class EventRepository:
             select(EventRow).where(EventRow.project_id == project_id).order_by(EventRow.id)
         )).scalars()
         links = [
-            Link(r.id or 0, r.prev_hash, r.hash, r.project_id, r.phone, r.report_id, r.kind, r.actor_id, r.at, r.detail)
+            Link(r.id or 0, r.prev_hash, r.hash, r.project_id, r.phone, r.report_id, r.kind, r.actor_id, r.at, r.detail,
+                 r.salt, r.personal_digest)
             for r in rows
         ]
         head = await self.session.get(AuditHeadRow, project_id)
@@ -513,15 +525,18 @@ class VisitRepository:
             id=row.id, project_id=row.project_id, phone=row.phone, at=row.at, rule=row.rule,
             owner_id=row.owner_id, owner_name=owner_name, owner_team=owner_team,
             brought_by_id=row.brought_by_id, companions=row.companions, report_id=row.report_id,
-            last_activity_at=row.last_activity_at, lapsed_at=row.lapsed_at,
+            last_activity_at=row.last_activity_at, lapsed_at=row.lapsed_at, phone_hash=row.phone_hash,
         )
 
     async def _many(self, stmt: Any) -> list[Visit]:
         return [self._visit(*r) for r in (await self.session.execute(stmt)).all()]
 
-    async def of_customer(self, project_id: int, phone: str) -> Visit | None:
-        found = await self._many(self._select().where(VisitRow.project_id == project_id, VisitRow.phone == phone))
-        return found[0] if found else None
+    async def of_customer(self, project_id: int, phone: str, phone_hash: str | None = None) -> Visit | None:
+        """The customer's visit: by the masked key, told apart by the keyed hash where both sides have one."""
+        stmt = self._select().where(VisitRow.project_id == project_id, VisitRow.phone == phone).order_by(VisitRow.id)
+        found = [v for v in await self._many(stmt) if same_customer(v.phone_hash, phone_hash)]
+        exact = [v for v in found if phone_hash is not None and v.phone_hash == phone_hash]
+        return (exact or found or [None])[0]
 
     async def get(self, visit_id: int) -> Visit | None:
         found = await self._many(self._select().where(VisitRow.id == visit_id))

@@ -22,6 +22,7 @@ from reportbot.storage.reporting import (
     StatsRepository,
     TeamChangeRepository,
 )
+from reportbot.storage.erasure import ErasureRepository
 from reportbot.storage.repositories import (
     CounterRepository,
     DeliveryRepository,
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.team_changes = TeamChangeRepository(self.session)
         self.stats = StatsRepository(self.session)
         self.ledger = LedgerRepository(self.session)
+        self.erasure = ErasureRepository(self.session)
         return self
 
     async def __aexit__(
@@ -81,7 +83,7 @@ class UnitOfWork:
 ENCLOSING: ContextVar[tuple[int, UnitOfWork] | None] = ContextVar("reportbot_enclosing_unit", default=None)
 
 _REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits", "follow_ups", "reminders",
-                 "deliveries", "deals", "team_changes", "stats", "ledger")
+                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure")
 
 
 class JoinedUnit:
