@@ -21,12 +21,14 @@ from sqlalchemy import text
 
 from reportbot.handlers.context import Services
 from reportbot.handlers.render import Renderer
+from reportbot.rules.privacy import PhoneKey
 from reportbot.rules.policy import Policy
 from reportbot.storage.db import Database
 from reportbot.storage.migrate import upgrade
 
 PG_ADMIN_DSN = os.environ.get("REPORTBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+TEST_PHONE_KEY = PhoneKey(b"a test key, never a production secret")
 TABLES = "outbox, delivery, deal, team_change, audit_head, reminder, follow_up, visit, event, report, receipt_counter, public_customer, daily_counter, staff_identity, staff, project"
 
 
@@ -108,4 +110,4 @@ def policy() -> Policy:
 
 @pytest.fixture
 async def svc(db: Database, policy: Policy) -> Services:
-    return Services(db=db, render=Renderer(policy.timezone), policy=policy)
+    return Services(db=db, render=Renderer(policy.timezone), policy=policy, phone_key=TEST_PHONE_KEY)

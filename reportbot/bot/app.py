@@ -6,10 +6,17 @@ from reportbot.bot.policy_file import load_policy
 from reportbot.bot.settings import Settings
 from reportbot.handlers.context import Services
 from reportbot.handlers.render import Renderer
+from reportbot.rules.privacy import PhoneKey
 from reportbot.storage.db import Database
 
 
 def build_services(settings: Settings) -> Services:
     """Everything the use cases need, built once per process (never at import time)."""
     policy = load_policy(settings.reportbot_policy)
-    return Services(db=Database(settings.database_url), render=Renderer(policy.timezone), policy=policy)
+    key = settings.phone_hash_key
+    return Services(
+        db=Database(settings.database_url),
+        render=Renderer(policy.timezone, policy.mask_suffix_digits),
+        policy=policy,
+        phone_key=PhoneKey(key.get_secret_value().encode()) if key else None,
+    )

@@ -13,12 +13,16 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reportbot.bot.app import build_services
-from reportbot.bot.policy_file import PolicyError
+from reportbot.bot.logs import configure_logging
+from reportbot.bot.policy_file import PolicyError, load_policy
 from reportbot.bot.settings import Settings
 from reportbot.handlers import directory
 from reportbot.handlers.directory import DirectoryError, NewStaff
+from reportbot.rules.policy import Policy
 from reportbot.scheduler.clock import ManualClock, SystemClock
 from reportbot.storage.migrate import upgrade
+
+log = logging.getLogger("reportbot")
 
 NO_TOKEN = """没有配置任何渠道 / No channel is configured.
 
@@ -63,6 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "webhook", False) and (problem := settings.webhook_problem()):
         raise SystemExit(f"reportbot: {problem}")
     upgrade(settings.database_url)
+    if settings.phone_hash_key is None:
+        log.warning("PHONE_HASH_KEY is not set: a visit given a full number matches its report by the masked number only")
     services = _services(settings)
     if settings.wecom_configured:  # WeCom, and Telegram too when its token is set
         from reportbot.bot import channels
@@ -318,10 +324,17 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format, _mask_digits(settings))
     return int(args.func(args) or 0)
+
+
+def _mask_digits(settings: Settings) -> int:
+    """Logs mask numbers as the policy does; a bad policy file is reported later, by _services."""
+    try:
+        return load_policy(settings.reportbot_policy).mask_suffix_digits
+    except PolicyError:
+        return Policy().mask_suffix_digits
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ import hashlib
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_TOKENS = {"changeme", "change-me", "your-token-here", "123456:abc-def", "token"}
+PLACEHOLDER_KEYS = {"changeme", "change-me", "secret", "your-secret-here", "your-key-here", "phone-hash-key"}
+PHONE_HASH_KEY_MIN = 16
 
 
 class Settings(BaseSettings):
@@ -30,6 +33,8 @@ class Settings(BaseSettings):
     wecom_bot_secret: SecretStr | None = None
     wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
     wecom_ca_file: Path | None = None
+    log_format: Literal["text", "json"] = "text"
+    phone_hash_key: SecretStr | None = None
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -44,6 +49,25 @@ class Settings(BaseSettings):
         if ":" not in token:
             raise ValueError("TELEGRAM_BOT_TOKEN looks wrong: BotFather's tokens look like 123456789:AAE…")
         return SecretStr(token)
+
+    @field_validator("phone_hash_key")
+    @classmethod
+    def _refuse_weak_phone_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # no key: visits with a full number match by the masked key only
+        key = value.get_secret_value().strip()
+        if key.lower() in PLACEHOLDER_KEYS:
+            raise ValueError("PHONE_HASH_KEY is still the example placeholder: put a random secret there "
+                             "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        if len(key) < PHONE_HASH_KEY_MIN:
+            raise ValueError(f"PHONE_HASH_KEY is too short: use at least {PHONE_HASH_KEY_MIN} random characters "
+                             "(python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+        return SecretStr(key)
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format_lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("reportbot_policy", "wecom_bot_id", "wecom_bot_secret", "wecom_ca_file", mode="before")
     @classmethod

@@ -37,9 +37,11 @@ class CardAction:
 PATTERN = re.compile(r"^rb1:(?P<verb>[crxb]):(?P<id>[1-9][0-9]{0,17})(?::(?P<reason>[a-z]{1,8}))?$")
 
 
-def decode(data: str) -> CardAction | None:
-    """The action a button stands for, or None for data this version did not write."""
-    match = PATTERN.match(data or "")
+def decode(data: object) -> CardAction | None:
+    """The action a button stands for, or None for data this version did not write (or not even text)."""
+    if not isinstance(data, str):
+        return None
+    match = PATTERN.match(data)
     if not match:
         return None
     verb = Verb(match["verb"])

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from reportbot.handlers.render import Renderer
+from reportbot.rules import privacy
+from reportbot.rules.phone import Phone
 from reportbot.rules.policy import Policy
 from reportbot.storage.db import Database
 
@@ -15,7 +17,16 @@ class Services:
     db: Database
     render: Renderer
     policy: Policy
+    phone_key: privacy.PhoneKey | None = None  # PHONE_HASH_KEY; None: visits match by the masked key only
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.policy.timezone)
+
+    def phone_hash(self, phone: Phone) -> str | None:
+        """The keyed hash of a full number (None for a masked one, or when no key is set)."""
+        return self.phone_key.digest(phone) if self.phone_key else None
+
+    def scrub(self, text: str) -> str:
+        """Free text as it may be stored: every whole phone number in it masked."""
+        return privacy.mask_full_numbers(text, self.policy.mask_suffix_digits)

@@ -19,11 +19,11 @@ NOTE_MAX = 200
 async def handle_follow(msg: Incoming, sender: Staff, project: Project, args: str, svc: Services) -> list[Action]:
     """'/follow BB-20261123-0001 已电话回访，周末再来' — by the canvasser, or an assistant for them."""
     target, _, note = args.strip().partition(" ")
-    note = note.strip()
+    note = svc.scrub(note.strip())
     if not target or not note or len(note) > NOTE_MAX:
         return [Send(msg.chat_id, svc.render("usage.j2", command="follow", problem=None))]
     async with svc.db.uow() as uow:
-        report = None
+        report, phone_hash = None, None
         if RECEIPT.match(target):
             found = await uow.reports.by_receipt([project.id], target.upper())
             report = found[0] if found else None
@@ -31,8 +31,9 @@ async def handle_follow(msg: Incoming, sender: Staff, project: Project, args: st
         else:
             parsed = parse_phone(target, svc.policy.mask_suffix_digits) if looks_like_phone(target) else None
             phone = parsed.masked if isinstance(parsed, Phone) else None
+            phone_hash = svc.phone_hash(parsed) if isinstance(parsed, Phone) else None
             report = await uow.reports.latest_for(project.id, phone) if phone else None
-        visit = await uow.visits.of_customer(project.id, phone) if phone else None
+        visit = await uow.visits.of_customer(project.id, phone, phone_hash) if phone else None
         holder = visit.owner_id if visit else (report.canvasser_id if report else None)
         if phone is None or (report is None and visit is None):
             return [Send(msg.chat_id, svc.render("who_none.j2", query=target[:20]))]

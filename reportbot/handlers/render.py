@@ -1,7 +1,8 @@
 """Every user-facing text comes from a jinja2 template in reportbot/templates/ (Chinese first).
 
 Texts are plain (Telegram gets no parse mode), so whatever a user typed is shown as typed and can
-inject no markup: there is nothing to escape, and autoescape is off on purpose.
+inject no markup: there is nothing to escape, and autoescape is off on purpose. The one exception to
+"as typed": a whole phone number is masked in every rendered text, so none is ever echoed.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from reportbot.rules import timeparse
+from reportbot.rules import privacy, timeparse
 from reportbot.rules.model import REJECT_LABELS, ROLE_LABELS, STATUS_LABELS
 from reportbot.rules.ownership import unreachable
 from reportbot.rules.refusal import Field, Refusal
@@ -45,8 +46,9 @@ def time_left(delta: timedelta) -> str:
 class Renderer:
     """Renders a named template with the office's time zone applied to every datetime."""
 
-    def __init__(self, timezone: str) -> None:
+    def __init__(self, timezone: str, mask_suffix_digits: int = 5) -> None:
         self.tz = ZoneInfo(timezone)
+        self.mask_suffix_digits = mask_suffix_digits
         env = Environment(
             loader=PackageLoader("reportbot", "templates"),
             undefined=StrictUndefined,
@@ -73,6 +75,7 @@ class Renderer:
 
     def __call__(self, template: str, /, **context: object) -> str:
         text = self.env.get_template(template).render(**context)
+        text = privacy.mask_full_numbers(text, self.mask_suffix_digits)
         return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
     def refusal(self, refusal: Refusal) -> str:

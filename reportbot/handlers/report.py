@@ -85,6 +85,7 @@ class Filing:
     receipt_day: str  # local day of arrival, YYYYMMDD
     channel: str
     chat_id: str
+    phone_hash: str | None = None  # keyed hash of the full number, when one was given (never the number)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
                 report_id=report_id, detail=on_behalf,
             )
 
-        state = await uow.reports.customer_state(f.project.id, phone, f.canvasser.id)
+        state = await uow.reports.customer_state(f.project.id, phone, f.canvasser.id, f.phone_hash)
         if state.public:
             return PublicCustomer()
         # The active report, if any, is the customer's newest: none can be filed while one is active.
@@ -155,6 +156,7 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
                 reason=f.draft.reason,
                 source_channel=f.channel,
                 source_chat=f.chat_id,
+                phone_hash=f.phone_hash,
             )
         )
         await log(EventKind.REPORTED, report.id)
@@ -205,6 +207,7 @@ async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Ser
         receipt_day=local_now.strftime("%Y%m%d"),
         channel=msg.channel,
         chat_id=msg.chat_id,
+        phone_hash=svc.phone_hash(parsed.phone),
     )
     outcome = await record_report(svc.db, filing, svc.policy)
     return await _answer(svc, msg, filing, outcome)

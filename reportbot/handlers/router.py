@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reportbot.handlers.admin import handle_move, handle_projects
 from reportbot.handlers.context import Services
 from reportbot.handlers.deal import handle_deal
 from reportbot.handlers.export import handle_export
 from reportbot.handlers.followup import handle_follow, handle_rereport
+from reportbot.handlers.forget import handle_forget
 from reportbot.handlers.identity import CHANNEL_LABELS, find_sender
 from reportbot.handlers.messages import Action, Delete, Incoming, Send
 from reportbot.handlers.mine import handle_mine
@@ -21,7 +23,10 @@ from reportbot.handlers.who import handle_who
 from reportbot.rules import privacy
 from reportbot.rules.model import Project, Role, Staff
 from reportbot.rules.report_parse import is_report
+from reportbot.rules.text import clean_text
 from reportbot.storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ COMMANDS: tuple[Command, ...] = (
             _scoped_command(handle_export)),
     Command("projects", "列出所有项目", Role.ADMIN, _scoped_command(handle_projects)),
     Command("move", "调整队伍：/move 姓名 [原队名] 新队名", Role.ADMIN, _scoped_command(handle_move)),
+    Command("forget", "应客户要求删除姓名和电话：/forget 电话|回执号 [确认]", Role.MANAGER,
+            _project_command(handle_forget), needs_project=True),
     Command("help", "报备模板和可用命令", Role.CANVASSER, _help),
     Command("start", "开始使用：报备模板", Role.CANVASSER, _help),
 )
@@ -126,6 +133,9 @@ def split_command(text: str) -> tuple[str, str] | None:
 
 async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
     """Answer one message; chatter in a group that is neither a command nor a report is ignored."""
+    log.debug("message in", extra={"channel": msg.channel, "chat": msg.chat_id, "sender": msg.sender_id,
+                                   "text": msg.text})
+    msg = replace(msg, text=clean_text(msg.text))
     text = msg.text.strip()
     command = split_command(text)
     if command is None and is_report(text):

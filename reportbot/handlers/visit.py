@@ -13,6 +13,7 @@ from reportbot.handlers.people import named_staff
 from reportbot.rules.args import VisitArgs, parse_past_time, parse_phone_and_labels, parse_visit
 from reportbot.rules.model import ACTIVE_STATUSES, EventKind, Project, Staff, Status, Visit
 from reportbot.rules.ownership import RULE_LABELS, Rule, decide_owner, proof_precedes_visit
+from reportbot.rules.privacy import same_customer
 from reportbot.rules.refusal import Refusal
 from reportbot.rules.reminders import plan_for_visit
 from reportbot.storage.tables import VisitRow
@@ -74,22 +75,25 @@ async def handle_visit(msg: Incoming, sender: Staff, project: Project, args: str
 async def _record_visit(
     svc: Services, project: Project, sender: Staff, args: VisitArgs, brought_id: int | None, msg: Incoming
 ) -> Announcement | Visit:
-    phone = args.phone.masked
+    phone, phone_hash = args.phone.masked, svc.phone_hash(args.phone)
     async with svc.db.uow() as uow:
-        earlier = await uow.visits.of_customer(project.id, phone)
+        earlier = await uow.visits.of_customer(project.id, phone, phone_hash)
         if earlier is not None:
             await uow.events.add(project_id=project.id, phone=phone, kind=EventKind.REVISITED, actor_id=sender.id,
                                  at=msg.now, detail=f"同行{args.companions}人" if args.companions else None)
             await uow.commit()
             return earlier
         active = await uow.reports.active_for(project.id, phone)
+        if active is not None and not same_customer(active.phone_hash, phone_hash):
+            active = None  # the report is another customer's who shares the masked number
         decision = decide_owner(active, brought_id)
         if decision.report_id is not None:
             await uow.reports.set_status(decision.report_id, Status.VISITED, only_from=ACTIVE_STATUSES)
         visit = await uow.visits.add(
             VisitRow(project_id=project.id, phone=phone, at=msg.now, registered_by_id=sender.id,
                      brought_by_id=brought_id, companions=args.companions, rule=decision.rule.value,
-                     owner_id=decision.owner_id, report_id=decision.report_id, last_activity_at=msg.now)
+                     owner_id=decision.owner_id, report_id=decision.report_id, last_activity_at=msg.now,
+                     phone_hash=phone_hash)
         )
         detail = RULE_LABELS[decision.rule] + (f"；同行{args.companions}人同归属" if args.companions else "")
         await uow.events.add(project_id=project.id, phone=phone, kind=EventKind.VISITED, actor_id=sender.id,
@@ -115,6 +119,7 @@ async def handle_claim(msg: Incoming, sender: Staff, project: Project, args: str
     if isinstance(parsed, Refusal):
         return _usage(svc, msg, "claim", parsed)
     phone, values = parsed
+    values = {k: svc.scrub(v) for k, v in values.items()}
     proof, when = values.get("proof"), values.get("time")
     if not values.get("brought") or not proof or not when:
         return _usage(svc, msg, "claim", "须写明 拓客、证据 和 证据时间")
@@ -122,7 +127,7 @@ async def handle_claim(msg: Incoming, sender: Staff, project: Project, args: str
     if proof_at is None:
         return _usage(svc, msg, "claim", f"证据时间“{when[:20]}”看不懂，例如 时间：11-23 09:10")
     async with svc.db.uow() as uow:
-        visit = await uow.visits.of_customer(project.id, phone.masked)
+        visit = await uow.visits.of_customer(project.id, phone.masked, svc.phone_hash(phone))
         if visit is None:
             return [Send(msg.chat_id, svc.render("not_visited.j2", phone=phone.masked))]
         if not proof_precedes_visit(proof_at, visit.at):
@@ -147,10 +152,11 @@ async def handle_revoke(msg: Incoming, sender: Staff, project: Project, args: st
     if isinstance(parsed, Refusal):
         return _usage(svc, msg, "revoke", parsed)
     phone, values = parsed
+    values = {k: svc.scrub(v) for k, v in values.items()}
     if not values.get("reason"):
         return _usage(svc, msg, "revoke", "撤销归属必须写明原因")
     async with svc.db.uow() as uow:
-        visit = await uow.visits.of_customer(project.id, phone.masked)
+        visit = await uow.visits.of_customer(project.id, phone.masked, svc.phone_hash(phone))
         if visit is None:
             return [Send(msg.chat_id, svc.render("not_visited.j2", phone=phone.masked))]
         successor: Staff | None = None
@@ -183,7 +189,8 @@ async def handle_release(msg: Incoming, sender: Staff, project: Project, args: s
     async with svc.db.uow() as uow:
         released = await uow.reports.release_public(project.id, phone.masked, msg.now)
         if released:
+            reason = svc.scrub(values.get("reason") or "")[:200] or None
             await uow.events.add(project_id=project.id, phone=phone.masked, kind=EventKind.RELEASED,
-                                 actor_id=sender.id, at=msg.now, detail=(values.get("reason") or None))
+                                 actor_id=sender.id, at=msg.now, detail=reason)
             await uow.commit()
     return [Send(msg.chat_id, svc.render("released.j2", phone=phone.masked, released=released))]

@@ -44,7 +44,8 @@ async def handle_who(msg: Incoming, query: str, projects: list[Project], svc: Se
             if not isinstance(phone, Phone):
                 return [Send(msg.chat_id, svc.render("who_usage.j2", problem=svc.render.refusal(phone)))]
             found = await uow.reports.by_phone(project_ids, phone.masked)
-            visited = [(p, phone.masked) for p in project_ids if await uow.visits.of_customer(p, phone.masked)]
+            exact = svc.phone_hash(phone)
+            visited = [(p, phone.masked) for p in project_ids if await uow.visits.of_customer(p, phone.masked, exact)]
         else:
             found = await uow.reports.by_customer(project_ids, query)
         keys = [(r.project_id, r.phone) for r in found] + visited

@@ -93,6 +93,7 @@ class EventKind(StrEnum):
     FOLLOWED_UP = "followed_up"
     LAPSED = "lapsed"
     DEAL = "deal"  # 成交: recorded for the customer's owner (SPEC §2, manager statistics)
+    FORGOTTEN = "forgotten"  # a manager erased the customer's name and phone (the phone here is the tombstone)
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class Report:
     decided_by_name: str | None = None
     decided_at: datetime | None = None
     reject_reason: RejectReason | None = None
+    phone_hash: str | None = None  # keyed hash of the full number, when the report gave one
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class Visit:
     report_id: int | None
     last_activity_at: datetime
     lapsed_at: datetime | None
+    phone_hash: str | None = None  # keyed hash of the full number, when the visit was registered with one
 
 
 @dataclass(frozen=True)

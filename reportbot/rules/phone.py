@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reportbot.rules.refusal import Field, Refusal
 
@@ -41,6 +41,9 @@ class Phone:
 
     masked: str
     was_full: bool  # the input was a full 11-digit number: never store or echo the original
+    # The whole number, only while the message is handled: the keyed hash is made from it
+    # (rules.privacy.PhoneKey). Never printed, never compared, never stored.
+    full: str | None = field(default=None, repr=False, compare=False)
 
 
 def parse_phone(raw: str, suffix_digits: int) -> Phone | Refusal:
@@ -130,7 +133,7 @@ def _full_number(digits: str, suffix_digits: int) -> Phone | Refusal:
         return Refusal.of(Field.PHONE, "phone_length", got=len(digits))
     if not _MOBILE_PREFIX.fullmatch(digits[:PREFIX_DIGITS]):
         return Refusal.of(Field.PHONE, "phone_prefix", prefix=digits[:PREFIX_DIGITS])
-    return Phone(_canonical(digits[:PREFIX_DIGITS], digits, suffix_digits), was_full=True)
+    return Phone(_canonical(digits[:PREFIX_DIGITS], digits, suffix_digits), was_full=True, full=digits)
 
 
 def _canonical(prefix: str, suffix: str, suffix_digits: int) -> str:

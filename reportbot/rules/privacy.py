@@ -1,9 +1,14 @@
-"""Personal data: spotting and masking a full mobile number, which must never be kept or shown."""
+"""Personal data: a full mobile number is never kept or shown; exact matching by a keyed hash; forgetting."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import unicodedata
+from dataclasses import dataclass, field
+
+from reportbot.rules.phone import Phone
 
 # 11 digits of a mainland mobile (ASCII or full-width), optionally split by spaces or dashes,
 # optionally after +86. Matched on the text as typed, so that masking keeps everything else.
@@ -26,4 +31,68 @@ def mask_full_numbers(text: str, suffix_digits: int) -> str:
         digits = re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", match.group(1)))
         return digits[:3] + "*" * (8 - suffix_digits) + digits[-suffix_digits:]
 
-    return _FULL_MOBILE.sub(mask, text)
+    # Masking a number can end a longer digit run early and so reveal another 11 digits before it
+    # ("1300-1300-1300-130" → "1300-1300-130***00130"): mask again until none is left. Each pass
+    # takes digits away, so this ends.
+    while _FULL_MOBILE.search(text):
+        text = _FULL_MOBILE.sub(mask, text)
+    return text
+
+
+# -- exact matching with a keyed hash ------------------------------------------------------------
+
+_KEY_ID_LABEL = b"reportbot phone key id"
+KEY_ID_LENGTH = 8  # hex characters of the key's fingerprint stored before each hash
+HASH_LENGTH = KEY_ID_LENGTH + 1 + 64  # "<key id>:<HMAC-SHA256 hex>"
+
+
+@dataclass(frozen=True)
+class PhoneKey:
+    """The secret (PHONE_HASH_KEY) that turns a full number into a hash nobody can reverse without it.
+
+    A hash is stored as ``<key id>:<hex>``: the key id is a fingerprint of the key, so hashes made
+    under another (lost or rotated) key are recognised as incomparable instead of as different.
+    """
+
+    secret: bytes = field(repr=False)
+
+    @property
+    def key_id(self) -> str:
+        return hmac.new(self.secret, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:KEY_ID_LENGTH]
+
+    def digest(self, phone: Phone) -> str | None:
+        """The keyed hash of the number, or None when only the masked form was given."""
+        if phone.full is None:
+            return None
+        mac = hmac.new(self.secret, phone.full.encode("ascii"), hashlib.sha256).hexdigest()
+        return f"{self.key_id}:{mac}"
+
+
+def same_customer(a: str | None, b: str | None) -> bool:
+    """May two records with the same masked key be the same customer?
+
+    Exactly decided when both carry a hash made under the same key; otherwise only the masked key
+    is known, and it says yes.
+    """
+    if a is None or b is None:
+        return True
+    key_a, _, mac_a = a.partition(":")
+    key_b, _, mac_b = b.partition(":")
+    if key_a != key_b:
+        return True
+    return hmac.compare_digest(mac_a, mac_b)
+
+
+# -- forgetting a customer -----------------------------------------------------------------------
+
+FORGOTTEN_NAME = "（已删除）"
+_TOMBSTONE = re.compile(r"X[0-9]{10}")
+
+
+def tombstone(number: int) -> str:
+    """The anonymous key that replaces a forgotten customer's phone (11 characters, not a phone)."""
+    return f"X{number:010d}"
+
+
+def is_tombstone(phone: str) -> bool:
+    return bool(_TOMBSTONE.fullmatch(phone))

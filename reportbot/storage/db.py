@@ -84,6 +84,21 @@ class Database:
             finally:
                 ENCLOSING.reset(token)
 
+    async def settle(self) -> None:
+        """After an erasure: on SQLite copy the WAL into the file and empty it, so that (with
+        ``secure_delete``) the erased bytes are gone from both. PostgreSQL's VACUUM does this in time."""
+        if not self.is_sqlite:
+            return
+
+        def checkpoint(sync_conn: Any) -> None:  # outside any transaction: ours would pin the WAL
+            cursor = sync_conn.connection.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            cursor.fetchall()
+            cursor.close()
+
+        async with self.write_engine.connect() as conn:
+            await conn.run_sync(checkpoint)
+
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
@@ -116,6 +131,7 @@ def _sqlite_engine(
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")  # erased values are overwritten, not left in free space
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -8,6 +8,7 @@ else goes through the ORM session; both share the unit's transaction.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from reportbot.rules.audit import GENESIS, Link, event_hash
+from reportbot.rules.audit import GENESIS, Link, event_hash, personal_digest, split_detail
+from reportbot.rules.privacy import same_customer
 from reportbot.rules.model import (
     ACTIVE_STATUSES,
     Event,
@@ -54,6 +56,7 @@ from reportbot.storage.tables import (
 )
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 
 
 class Unit(Protocol):
@@ -236,7 +239,8 @@ class LatestReport:
 
 @dataclass(frozen=True)
 class CustomerState:
-    """Everything SPEC §4 checks before a report is accepted, read in one statement."""
+    """Everything SPEC §4 checks before a report is accepted, read in one statement (a row per visit
+    under the masked key: the keyed hashes tell their customers apart, as VisitRepository.of_customer)."""
 
     public: bool
     latest: LatestReport | None
@@ -245,20 +249,21 @@ class CustomerState:
     active_of_canvasser: int
 
 
-# One round trip for the checks of a new report: public?, the newest report, the visit, and how many
-# active reports the canvasser holds. The joins are on (SELECT 1) so that the row exists either way.
+# One round trip for the checks of a new report: public?, the newest report, the visits, and how
+# many active reports the canvasser holds. The joins are on (SELECT 1) so that a row exists either way.
 _CUSTOMER_STATE = f"""
 SELECT
   EXISTS (SELECT 1 FROM public_customer
           WHERE project_id = $1 AND phone = $2 AND released_at IS NULL),
   latest.id, latest.status, latest.canvasser_id, latest.team, latest.reported_at,
-  visit.id, visit.at, owner.team,
+  visit.id, visit.at, owner.team, visit.phone_hash,
   (SELECT count(*) FROM report WHERE canvasser_id = $3 AND {ACTIVE_SQL})
 FROM (SELECT 1 AS one) AS base
 LEFT JOIN (SELECT id, status, canvasser_id, team, reported_at FROM report
            WHERE project_id = $1 AND phone = $2 ORDER BY id DESC LIMIT 1) AS latest ON 1 = 1
 LEFT JOIN visit ON visit.project_id = $1 AND visit.phone = $2
 LEFT JOIN staff AS owner ON owner.id = visit.owner_id
+ORDER BY visit.id
 """
 _NEXT_RECEIPT = (
     "INSERT INTO receipt_counter (project_id, day, last) VALUES ($1, $2, 1)"
@@ -266,7 +271,7 @@ _NEXT_RECEIPT = (
 )
 _NEW_REPORT_COLUMNS = (
     "project_id", "receipt_no", "customer", "phone", "team", "canvasser_id", "filed_by_id", "appointment_at",
-    "reported_at", "valid_until", "status", "note", "reason", "source_channel", "source_chat",
+    "reported_at", "valid_until", "status", "note", "reason", "source_channel", "source_chat", "phone_hash",
 )  # fmt: skip
 _INSERT_REPORT = (
     f"INSERT INTO report ({', '.join(_NEW_REPORT_COLUMNS)}) VALUES {values_list(1, len(_NEW_REPORT_COLUMNS))}"
@@ -293,6 +298,7 @@ class NewReport:
     reason: str | None
     source_channel: str
     source_chat: str
+    phone_hash: str | None = None  # keyed hash of the full number, when one was given
 
 
 class ReportRepository(_Repository):
@@ -323,6 +329,7 @@ class ReportRepository(_Repository):
             decided_by_name=decided_by_name,
             decided_at=row.decided_at,
             reject_reason=RejectReason(row.reject_reason) if row.reject_reason else None,
+            phone_hash=row.phone_hash,
         )
 
     async def _many(self, stmt: Any) -> list[Report]:
@@ -333,6 +340,8 @@ class ReportRepository(_Repository):
         return found[0] if found else None
 
     async def get(self, report_id: int) -> Report | None:
+        if not 0 < report_id <= MAX_ROW_ID:  # e.g. from forged button data: no such row, and PostgreSQL would refuse
+            return None
         return await self._one(self._select().where(ReportRow.id == report_id))
 
     async def active_for(self, project_id: int, phone: str) -> Report | None:
@@ -375,18 +384,23 @@ class ReportRepository(_Repository):
         )
         return await self._many(stmt)
 
-    async def customer_state(self, project_id: int, phone: str, canvasser_id: int) -> CustomerState:
+    async def customer_state(
+        self, project_id: int, phone: str, canvasser_id: int, phone_hash: str | None = None
+    ) -> CustomerState:
         sql = await self.sql()
-        row = await sql.row(_CUSTOMER_STATE, project_id, phone, canvasser_id)
-        assert row is not None
-        public, latest_id, status, holder_id, team, reported_at, visit_id, visited_at, owner_team, active = row
+        rows = await sql.rows(_CUSTOMER_STATE, project_id, phone, canvasser_id)
+        public, latest_id, status, holder_id, team, reported_at, *_, active = rows[0]
         latest = None
         if latest_id is not None:
             at = sql.time(reported_at)
             assert at is not None
             latest = LatestReport(latest_id, Status(status), holder_id, team, at)
-        owner = owner_team if visit_id is not None else None
-        return CustomerState(bool(public), latest, sql.time(visited_at), owner, int(active))
+        # The customer's visit: the first one the hashes do not tell apart, an exact match first.
+        visits = [(at, owner, stored) for _, _, _, _, _, _, visit_id, at, owner, stored, _ in rows
+                  if visit_id is not None and same_customer(stored, phone_hash)]
+        exact = [v for v in visits if phone_hash is not None and v[2] == phone_hash]
+        visited_at, owner_team, _ = (exact or visits or [(None, None, None)])[0]
+        return CustomerState(bool(public), latest, sql.time(visited_at), owner_team, int(active))
 
     async def next_receipt_number(self, project_id: int, day: str) -> int:
         """Hand out the next number of this project's day; the row lock orders concurrent writers."""
@@ -397,7 +411,7 @@ class ReportRepository(_Repository):
         values = (
             new.project_id, new.receipt_no, new.customer, new.phone, new.team, new.canvasser_id, new.filed_by_id,
             new.appointment_at, new.reported_at, new.valid_until, Status.PENDING.value, new.note, new.reason,
-            new.source_channel, new.source_chat,
+            new.source_channel, new.source_chat, new.phone_hash,
         )  # fmt: skip
         report_id = int(await (await self.sql()).value(_INSERT_REPORT, *values))
         return Report(
@@ -405,7 +419,7 @@ class ReportRepository(_Repository):
             phone=new.phone, team=new.team, canvasser_id=new.canvasser_id, canvasser_name=new.canvasser_name,
             filed_by_id=new.filed_by_id, appointment_at=new.appointment_at, reported_at=new.reported_at,
             valid_until=new.valid_until, status=Status.PENDING, note=new.note, reason=new.reason,
-            decided_by_name=None, decided_at=None, reject_reason=None,
+            decided_by_name=None, decided_at=None, reject_reason=None, phone_hash=new.phone_hash,
         )  # fmt: skip
 
     async def decide(
@@ -497,7 +511,9 @@ _LOCK_HEAD = (
     "INSERT INTO audit_head (project_id, last_hash) VALUES ($1, $2)"
     " ON CONFLICT (project_id) DO UPDATE SET last_hash = audit_head.last_hash RETURNING last_hash"
 )
-_EVENT_COLUMNS = ("project_id", "phone", "report_id", "kind", "actor_id", "at", "detail", "prev_hash", "hash")
+_EVENT_COLUMNS = (
+    "project_id", "phone", "report_id", "kind", "actor_id", "at", "detail", "prev_hash", "hash", "salt", "personal_digest",
+)  # fmt: skip
 _INSERT_EVENT = f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) VALUES {values_list(1, len(_EVENT_COLUMNS))}"
 _MOVE_HEAD = "UPDATE audit_head SET last_hash = $2 WHERE project_id = $1"
 
@@ -517,11 +533,15 @@ class EventRepository(_Repository):
         """Append an event, chained to the project's newest one (the head row's lock orders writers)."""
         sql = await self.sql()
         prev = str(await sql.value(_LOCK_HEAD, project_id, GENESIS))
-        digest = event_hash(prev, project_id, phone, report_id, kind.value, actor_id, at, detail)
+        salt = secrets.token_hex(16)
+        personal, public = split_detail(kind.value, detail)
+        personal_hash = personal_digest(salt, phone, personal)
+        link = event_hash(prev, project_id, report_id, kind.value, actor_id, at, public, personal_hash)
         await sql.execute(
-            _INSERT_EVENT, project_id, phone, report_id, kind.value, actor_id, at, detail, prev, digest
+            _INSERT_EVENT, project_id, phone, report_id, kind.value, actor_id, at, detail, prev, link, salt,
+            personal_hash,
         )
-        await sql.execute(_MOVE_HEAD, project_id, digest)
+        await sql.execute(_MOVE_HEAD, project_id, link)
 
     async def chain(self, project_id: int) -> tuple[list[Link], str | None]:
         """A project's events in id order with its chain head, for `reportbot audit verify`."""
@@ -529,7 +549,8 @@ class EventRepository(_Repository):
             select(EventRow).where(EventRow.project_id == project_id).order_by(EventRow.id)
         )).scalars()
         links = [
-            Link(r.id or 0, r.prev_hash, r.hash, r.project_id, r.phone, r.report_id, r.kind, r.actor_id, r.at, r.detail)
+            Link(r.id or 0, r.prev_hash, r.hash, r.project_id, r.phone, r.report_id, r.kind, r.actor_id, r.at, r.detail,
+                 r.salt, r.personal_digest)
             for r in rows
         ]
         head = await self.session.get(AuditHeadRow, project_id)
@@ -615,15 +636,18 @@ class VisitRepository(_Repository):
             id=row.id, project_id=row.project_id, phone=row.phone, at=row.at, rule=row.rule,
             owner_id=row.owner_id, owner_name=owner_name, owner_team=owner_team,
             brought_by_id=row.brought_by_id, companions=row.companions, report_id=row.report_id,
-            last_activity_at=row.last_activity_at, lapsed_at=row.lapsed_at,
+            last_activity_at=row.last_activity_at, lapsed_at=row.lapsed_at, phone_hash=row.phone_hash,
         )
 
     async def _many(self, stmt: Any) -> list[Visit]:
         return [self._visit(*r) for r in (await self.session.execute(stmt)).all()]
 
-    async def of_customer(self, project_id: int, phone: str) -> Visit | None:
-        found = await self._many(self._select().where(VisitRow.project_id == project_id, VisitRow.phone == phone))
-        return found[0] if found else None
+    async def of_customer(self, project_id: int, phone: str, phone_hash: str | None = None) -> Visit | None:
+        """The customer's visit: by the masked key, told apart by the keyed hash where both sides have one."""
+        stmt = self._select().where(VisitRow.project_id == project_id, VisitRow.phone == phone).order_by(VisitRow.id)
+        found = [v for v in await self._many(stmt) if same_customer(v.phone_hash, phone_hash)]
+        exact = [v for v in found if phone_hash is not None and v.phone_hash == phone_hash]
+        return (exact or found or [None])[0]
 
     async def get(self, visit_id: int) -> Visit | None:
         found = await self._many(self._select().where(VisitRow.id == visit_id))

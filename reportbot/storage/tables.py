@@ -91,6 +91,7 @@ class ReportRow(SQLModel, table=True):
     reject_reason: str | None = Field(default=None, max_length=16)
     source_channel: str = Field(max_length=16)
     source_chat: str = Field(max_length=128)
+    phone_hash: str | None = Field(default=None, max_length=80)  # keyed hash of a full number (rules.privacy)
 
 
 class EventRow(SQLModel, table=True):
@@ -112,6 +113,10 @@ class EventRow(SQLModel, table=True):
     detail: str | None = Field(default=None, max_length=200)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # The chain commits to phone and personal detail through this salted digest (rules.audit);
+    # /forget erases the fields and the salt, the digest stays.
+    salt: str | None = Field(default=None, max_length=32)
+    personal_digest: str = Field(max_length=64)
 
 
 class AuditHeadRow(SQLModel, table=True):
@@ -169,7 +174,26 @@ class VisitRow(SQLModel, table=True):
     """A customer's first visit and the ownership decided then (later changes are events too)."""
 
     __tablename__ = "visit"
-    __table_args__ = (UniqueConstraint("project_id", "phone", name="uq_visit_customer"),)
+    __table_args__ = (
+        # One visit per customer: per masked key when the full number is unknown, per keyed hash when
+        # it is known (two customers sharing a masked key are then told apart).
+        Index(
+            "uq_visit_customer_masked",
+            "project_id",
+            "phone",
+            unique=True,
+            sqlite_where=text("phone_hash IS NULL"),
+            postgresql_where=text("phone_hash IS NULL"),
+        ),
+        Index(
+            "uq_visit_customer_exact",
+            "project_id",
+            "phone_hash",
+            unique=True,
+            sqlite_where=text("phone_hash IS NOT NULL"),
+            postgresql_where=text("phone_hash IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id")
@@ -183,6 +207,7 @@ class VisitRow(SQLModel, table=True):
     report_id: int | None = Field(default=None, foreign_key="report.id")
     last_activity_at: datetime = Field(sa_column=_utc())
     lapsed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    phone_hash: str | None = Field(default=None, max_length=80)
 
 
 class FollowUpRow(SQLModel, table=True):

@@ -32,6 +32,7 @@ from reportbot.storage.reporting import (
     StatsRepository,
     TeamChangeRepository,
 )
+from reportbot.storage.erasure import ErasureRepository
 from reportbot.storage.repositories import (
     CounterRepository,
     DeliveryRepository,
@@ -110,7 +111,7 @@ class UnitOfWork:
             _LOCK_HOLDER.reset(self._holder_token)
             self._lock.release()
 
-    # The manager tools' repositories (storage.reporting) take the session itself: built when first used.
+    # The repositories of storage.reporting and storage.erasure take the session itself: built when first used.
     @property
     def deals(self) -> DealRepository:
         return DealRepository(self.session)
@@ -126,6 +127,10 @@ class UnitOfWork:
     @property
     def ledger(self) -> LedgerRepository:
         return LedgerRepository(self.session)
+
+    @property
+    def erasure(self) -> ErasureRepository:
+        return ErasureRepository(self.session)
 
     @property
     def session(self) -> AsyncSession:
@@ -214,7 +219,7 @@ ENCLOSING: ContextVar[tuple[int, UnitOfWork] | None] = ContextVar("reportbot_enc
 _LOCK_HOLDER: ContextVar[asyncio.Lock | None] = ContextVar("reportbot_write_lock_holder", default=None)
 
 _REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits", "follow_ups", "reminders",
-                 "deliveries", "deals", "team_changes", "stats", "ledger")
+                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure")
 
 
 class JoinedUnit:

@@ -84,3 +84,21 @@ def test_env_example_documents_every_setting_and_nothing_else() -> None:
 
 def test_an_empty_policy_path_as_in_env_example_means_the_defaults() -> None:
     assert Settings(reportbot_policy="").reportbot_policy is None
+
+
+def test_a_phone_hash_key_must_be_a_real_secret_and_empty_means_none() -> None:
+    assert Settings(phone_hash_key="").phone_hash_key is None
+    with pytest.raises(ValidationError, match="placeholder"):
+        Settings(phone_hash_key="changeme")
+    with pytest.raises(ValidationError, match="too short"):
+        Settings(phone_hash_key="short")
+    key = Settings(phone_hash_key="  k9Vd2x7QbL0sTzWq4nYe  ").phone_hash_key
+    assert key is not None and key.get_secret_value() == "k9Vd2x7QbL0sTzWq4nYe" and "k9Vd" not in repr(key)
+
+
+def test_the_log_format_is_text_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    assert Settings(_env_file=None).log_format == "text"  # type: ignore[call-arg]
+    assert Settings(log_format="JSON").log_format == "json"
+    with pytest.raises(ValidationError):
+        Settings(log_format="xml")

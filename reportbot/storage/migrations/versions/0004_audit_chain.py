@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from reportbot.rules.audit import GENESIS, event_hash
+from reportbot.rules.audit import GENESIS, event_hash_v1
 from reportbot.storage.types import UTCDateTime
 
 revision: str = "0004"
@@ -52,7 +52,7 @@ def _chain_existing_events() -> None:
     heads: dict[int, str] = {}
     for row in bind.execute(sa.select(_event).order_by(_event.c.id)).mappings():
         prev = heads.get(row["project_id"], GENESIS)
-        digest = event_hash(prev, row["project_id"], row["phone"], row["report_id"], row["kind"], row["actor_id"],
+        digest = event_hash_v1(prev, row["project_id"], row["phone"], row["report_id"], row["kind"], row["actor_id"],
                             row["at"], row["detail"])
         bind.execute(_event.update().where(_event.c.id == row["id"]).values(prev_hash=prev, hash=digest))
         heads[row["project_id"]] = digest
