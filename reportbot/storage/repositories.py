@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -457,7 +457,8 @@ class ReportRepository(_Repository):
     async def due_to_expire(self, now: datetime, limit: int = 500) -> list[Report]:
         stmt = (
             self._select()
-            .where(ReportRow.status.in_(_ACTIVE), ReportRow.valid_until <= now)
+            # ACTIVE_SQL as written, not bound parameters: so the partial index ix_report_active_expiry applies.
+            .where(text(f"report.{ACTIVE_SQL}"), ReportRow.valid_until <= now)
             .order_by(ReportRow.valid_until, ReportRow.id)
             .limit(limit)
         )
@@ -685,7 +686,7 @@ class VisitRepository(_Repository):
             self._select()
             .where(VisitRow.owner_id.is_not(None), VisitRow.last_activity_at <= before)  # type: ignore[union-attr]
             .where(~exists().where(DealRow.visit_id == VisitRow.id))  # a sold customer's ownership stays
-            .order_by(VisitRow.id)
+            .order_by(VisitRow.last_activity_at, VisitRow.id)  # the longest idle first: ix_visit_owned_activity
             .limit(limit)
         )
         return await self._many(stmt)
