@@ -153,7 +153,7 @@ class UnitOfWork:
             driver: Any = self._raw.driver_connection
             inline = self._lock is not None
             self._sql = SqliteSql(driver, inline=inline) if self.dialect == "sqlite" else PostgresSql(driver)
-        elif (session := self._session) is not None and (session.new or session.dirty or session.deleted):
+        if (session := self._session) is not None and (session.new or session.dirty or session.deleted):
             await session.flush()
         await self._begin()
         return self._sql
