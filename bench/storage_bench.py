@@ -788,7 +788,7 @@ def footprint_rows(ledger: Ledger, plan: Plan, fp: dict[str, Stat]) -> list[Row]
 def generation_rows(ledger: Ledger) -> list[Row]:
     if ledger.generation_s is None:
         return []
-    note = f"{ledger.stored:,} reports + {ledger.stored:,} events in {ledger.generation_s:.1f} s"
+    note = f"{ledger.stored:,} reports, their chained events, a visit per visited report, in {ledger.generation_s:.1f} s"
     how = "sqlite3 executemany, one transaction" if ledger.kind == SQLITE else "asyncpg COPY + ANALYZE"
     rate = Stat.of([ledger.stored / ledger.generation_s])
     return [Row(SECTION, f"generate stored history — {where(ledger)}", rate, "reports/s", how, note=note)]
