@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import queue
 import resource
+import secrets
 import sqlite3
 import sys
 import tempfile
@@ -32,12 +34,14 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 from bench.common import Row, Stat, percentile, timed_calls
-from reportbot.handlers import directory
+from bench.sweep_bench import sweep_rows
+from reportbot.handlers import delivery, directory
 from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.messages import Incoming, Send
 from reportbot.handlers.render import Renderer
 from reportbot.handlers.router import handle_message
+from reportbot.rules.audit import GENESIS, event_hash, personal_digest
 from reportbot.rules.policy import Policy
 from reportbot.storage.db import Database
 from reportbot.storage.migrate import upgrade
@@ -58,10 +62,14 @@ REGISTERED_AT = REPORTED_AT - timedelta(days=120)
 POLICY = replace(Policy(), max_active_reports_per_canvasser=10**9)
 REPORT_TEXT = "报备 客户：张先生 电话：{phone} 队名：" + TEAM + " 拓客：{name} 到访：明天下午3点"
 RACERS = 200
+MESSAGE_IDS = itertools.count(1)  # Telegram's message ids in the delivery keys: every report is a new message
 
 # Stored history: 90 days before the bench day; reports of the last 7 days are 1 in 4 active (≈ 2%).
+# Every report has its 'reported' event, chained per project as the bot chains them; every visited
+# report its visit (owned for the lapse period, lapsed to the office after it).
 STORED_DAYS = 90
 ACTIVE_DAYS = 7
+LAPSE_DAYS = Policy().ownership_lapse_days
 FIRST_DAY = REPORTED_AT.replace(hour=0, minute=0) - timedelta(days=STORED_DAYS)
 INACTIVE = ("expired", "rejected", "visited")
 ACTIVE = ("pending", "confirmed")
@@ -72,12 +80,22 @@ BARE_COLUMNS = (
     "appointment_at", "reported_at", "valid_until", "status", "source_channel", "source_chat",
 )  # fmt: skip
 REPORT_COLUMNS = ("id", *BARE_COLUMNS)
-EVENT_COLUMNS = ("id", "project_id", "phone", "report_id", "kind", "actor_id", "at")
+EVENT_COLUMNS = (
+    "id", "project_id", "phone", "report_id", "kind", "actor_id", "at", "prev_hash", "hash", "salt", "personal_digest",
+)  # fmt: skip
+HEAD_COLUMNS = ("project_id", "last_hash")
+VISIT_COLUMNS = (
+    "project_id", "phone", "at", "registered_by_id", "companions", "rule", "owner_id", "report_id",
+    "last_activity_at", "lapsed_at",
+)  # fmt: skip
 BARE_TIMES = (REPORTED_AT + timedelta(hours=29), REPORTED_AT, REPORTED_AT + timedelta(days=8))
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
 
 # Names of the workloads, as the table shows them.
 PIPELINE, PIPELINE_8 = "pipeline, 1 caller", "pipeline, 8 concurrent callers"
+# The same, spread over the five projects (each report sent in its project's group): a project's
+# writers queue on its receipt counter and audit-chain head; writers of different projects do not.
+PIPELINE_8_SPREAD = "pipeline, 8 concurrent callers, 5 projects"
 SQLITE3, AIOSQLITE = "bare tx, stdlib sqlite3", "bare tx, aiosqlite"
 ASYNCPG_1, ASYNCPG_8 = "bare tx, asyncpg 1 connection", "bare tx, asyncpg 8 connections"
 PIPELINE_RACE, FLOOR_RACE = "race via pipeline", "race via bare tx"
@@ -138,6 +156,7 @@ class Ledger:
     project_ids: list[int]
     canvasser_ids: list[int]
     generation_s: float | None = None
+    heads: dict[int, str] = field(default_factory=dict)  # each project's audit chain head after the history
     _next_phone: int = 0
     _next_receipt: int = 0
     _times: Values = field(default=())
@@ -345,8 +364,8 @@ async def register_office(kind: str, url: str, stored: int) -> Ledger:
 # The stored history, generated in bulk
 
 
-def stored_report(ledger: Ledger, i: int, per_day: int, days: list[str]) -> Values:
-    """Past report i (REPORT_COLUMNS order), spread evenly over the 90 days before the bench day."""
+def stored_report(ledger: Ledger, i: int, per_day: int, days: list[str]) -> tuple[Values, datetime]:
+    """Past report i (REPORT_COLUMNS order) and its time, spread evenly over the 90 days before the bench day."""
     day, k = divmod(i, per_day)
     at = FIRST_DAY + timedelta(days=day, seconds=k * 86400 / per_day)
     active = day >= STORED_DAYS - ACTIVE_DAYS and i % 4 == 0
@@ -357,19 +376,47 @@ def stored_report(ledger: Ledger, i: int, per_day: int, days: list[str]) -> Valu
         i + 1, ledger.project_ids[k % len(PROJECTS)], phone_text(i), f"BB-{days[day]}-{k // 5 + 1:04d}",
         SURNAMES[i % 20] + "先生", TEAM, staff_id, staff_id, stamp(at + timedelta(days=1)), stamp(at),
         stamp(at + timedelta(days=7)), status, "telegram", str(5000 + i % CANVASSERS),
-    )  # fmt: skip
+    ), at  # fmt: skip
 
 
-def stored_reports(ledger: Ledger) -> Iterator[Values]:
+def stored_reports_at(ledger: Ledger) -> Iterator[tuple[Values, datetime]]:
     per_day = -(-ledger.stored // STORED_DAYS)
     days = [(FIRST_DAY + timedelta(days=d)).strftime("%Y%m%d") for d in range(STORED_DAYS)]
     return (stored_report(ledger, i, per_day, days) for i in range(ledger.stored))
 
 
+def stored_reports(ledger: Ledger) -> Iterator[Values]:
+    return (report for report, _ in stored_reports_at(ledger))
+
+
 def stored_events(ledger: Ledger) -> Iterator[Values]:
-    """The 'reported' event of every stored report (EVENT_COLUMNS order)."""
-    for r in stored_reports(ledger):
-        yield r[0], r[1], r[2], r[0], "reported", r[6], r[9]
+    """The 'reported' event of every stored report (EVENT_COLUMNS order), chained per project as
+    EventRepository.add chains them (``reportbot audit verify`` holds); the heads end up in ``ledger.heads``."""
+    heads = ledger.heads
+    for r, at in stored_reports_at(ledger):
+        report_id, project_id, phone, actor_id = r[0], r[1], r[2], r[6]
+        salt = secrets.token_hex(16)
+        digest = personal_digest(salt, str(phone), None)
+        prev = heads.get(int(project_id), GENESIS)  # type: ignore[call-overload]
+        link = event_hash(prev, project_id, report_id, "reported", actor_id, at, None, digest)  # type: ignore[arg-type]
+        heads[int(project_id)] = link  # type: ignore[call-overload]
+        yield report_id, project_id, phone, report_id, "reported", actor_id, r[9], prev, link, salt, digest
+
+
+def stored_visits(ledger: Ledger) -> Iterator[Values]:
+    """The visit of every visited stored report (VISIT_COLUMNS order), a day after the report."""
+    stamp, lapse_before = ledger.stamp, REPORTED_AT - timedelta(days=LAPSE_DAYS)
+    for r, at in stored_reports_at(ledger):
+        if r[11] != "visited":
+            continue
+        visited = at + timedelta(days=1)
+        lapsed = visited < lapse_before  # nobody followed up: the office's since
+        owner, lapsed_at = (None, stamp(visited + timedelta(days=LAPSE_DAYS))) if lapsed else (r[6], None)
+        yield r[1], r[2], stamp(visited), r[6], 0, "reported", owner, r[0], stamp(visited), lapsed_at
+
+
+def audit_heads(ledger: Ledger) -> list[Values]:
+    return [(project_id, head) for project_id, head in ledger.heads.items()]
 
 
 def insert_sql(table: str, columns: tuple[str, ...], mark: Callable[[int], str]) -> str:
@@ -391,6 +438,8 @@ def fill_sqlite(ledger: Ledger) -> None:
         conn.execute("BEGIN")
         conn.executemany(insert_sql("report", REPORT_COLUMNS, qmark), stored_reports(ledger))
         conn.executemany(insert_sql("event", EVENT_COLUMNS, qmark), stored_events(ledger))
+        conn.executemany(insert_sql("audit_head", HEAD_COLUMNS, qmark), audit_heads(ledger))
+        conn.executemany(insert_sql("visit", VISIT_COLUMNS, qmark), stored_visits(ledger))
         conn.execute("COMMIT")
 
 
@@ -400,33 +449,52 @@ async def fill_postgres(ledger: Ledger) -> None:
     try:
         await conn.copy_records_to_table("report", records=stored_reports(ledger), columns=REPORT_COLUMNS)
         await conn.copy_records_to_table("event", records=stored_events(ledger), columns=EVENT_COLUMNS)
+        await conn.copy_records_to_table("audit_head", records=audit_heads(ledger), columns=HEAD_COLUMNS)
+        await conn.copy_records_to_table("visit", records=stored_visits(ledger), columns=VISIT_COLUMNS)
         for table in ("report", "event"):
             await conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
             )
-        await conn.execute("ANALYZE report, event")
+        await conn.execute("ANALYZE report, event, visit")
     finally:
         await conn.close()
 
 
 # ---------------------------------------------------------------------------------------------
-# The pipeline: handle_message, in process
+# The pipeline: a report as the Telegram transport hands it over, in process
 
 
 def report_message(phone: str, i: int) -> Incoming:
-    """Canvasser i mod 200 reports customer ``phone`` in a private chat with the bot."""
+    """Canvasser i mod 200 reports customer ``phone`` in a private chat with the bot, with a delivery key."""
     person = canvasser(i % CANVASSERS)
     assert person.telegram_id
     text = REPORT_TEXT.format(phone=phone, name=person.name)
-    return Incoming("telegram", person.telegram_id, person.telegram_id, False, text, REPORTED_AT, str(i))
+    key = f"msg:{person.telegram_id}:{os.getpid()}-{next(MESSAGE_IDS)}"  # the footprint child reports too
+    return Incoming("telegram", person.telegram_id, person.telegram_id, False, text, REPORTED_AT, str(i), key)
 
 
 async def answer_report(svc: Services, phone: str, i: int) -> bool:
-    """handle_message on report i: True for a receipt, False for a duplicate (anything else fails)."""
-    actions = await handle_message(report_message(phone, i), svc)
+    """Report i as the Telegram transport hands it over (delivery.handle_once: the key, the use case and
+    its answers in the outbox, one transaction): True for a receipt, False for a duplicate."""
+    msg = report_message(phone, i)
+    handled = await delivery.handle_once(svc.db, msg, lambda: handle_message(msg, svc))
+    actions = [q.action for q in handled.answers]
     answer = actions[0].text if actions and isinstance(actions[0], Send) else repr(actions)
     assert "回执号" in answer or "撞单" in answer, answer
     return "回执号" in answer
+
+
+async def send_group_report(svc: Services, phone: str, i: int) -> None:
+    """Report i sent in the group of project i mod 5 (as registered: -1009000 - n): the card must come back."""
+    person = canvasser(i % CANVASSERS)
+    assert person.telegram_id
+    text = REPORT_TEXT.format(phone=phone, name=person.name)
+    group = str(-1009000 - i % len(PROJECTS))
+    key = f"msg:{group}:{os.getpid()}-{next(MESSAGE_IDS)}"
+    msg = Incoming("telegram", person.telegram_id, group, True, text, REPORTED_AT, str(i), key)
+    handled = await delivery.handle_once(svc.db, msg, lambda: handle_message(msg, svc))
+    cards = [q.action.text for q in handled.answers if isinstance(q.action, Send) and q.action.chat_id == group]
+    assert cards and "BB-" in cards[-1], handled
 
 
 async def send_report(svc: Services, phone: str, i: int) -> None:
@@ -456,6 +524,9 @@ def pipeline_loads(svc: Services, ledger: Ledger, plan: Plan) -> dict[str, Load]
     loads = {PIPELINE: calls(one, plan.pipeline_reports), PIPELINE_RACE: race(answer_all)}
     if ledger.kind == POSTGRES:
         loads[PIPELINE_8] = calls(one, plan.pipeline_reports, workers=8)
+        loads[PIPELINE_8_SPREAD] = calls(
+            lambda i: send_group_report(svc, phone_text(ledger.take_phones()), i), plan.pipeline_reports, workers=8
+        )
     return loads
 
 
@@ -648,6 +719,9 @@ def latency_note(m: Measured) -> str:
     return f"{m.count:,}/rep; p50 {m.p50.show(2)} ms, p99 {m.p99.show(2)} ms"
 
 
+PIPELINE_NOTE = "; delivery key + report + answers in the outbox, one transaction (as bot/telegram.py)"
+
+
 def comparison_rows(
     ledger: Ledger, m: dict[str, Measured], value: str, floor: str, goals: tuple[str, str]
 ) -> list[Row]:
@@ -656,7 +730,7 @@ def comparison_rows(
     v, f = m[value], m[floor]
     return [
         Row(SECTION, f"{value} — {where(ledger)}", v.rate, "reports/s", floor, f.rate, rate_goal,
-            latency_note(v)),
+            latency_note(v) + PIPELINE_NOTE),
         Row(SECTION, f"{value} p99 — {where(ledger)}", v.p99, "ms", f"{floor} p99", f.p99, p99_goal,
             f"p50 {v.p50.show(2)} ms vs {f.p50.show(2)} ms", higher_is_better=False),
     ]  # fmt: skip
@@ -673,6 +747,7 @@ def throughput_rows(ledger: Ledger, m: dict[str, Measured]) -> list[Row]:
     else:
         pipeline = comparison_rows(ledger, m, PIPELINE, ASYNCPG_1, ("", ""))
         pipeline += comparison_rows(ledger, m, PIPELINE_8, ASYNCPG_8, ("ratio ≥ 0.50", ""))
+        pipeline += comparison_rows(ledger, m, PIPELINE_8_SPREAD, ASYNCPG_8, ("", ""))[:1]
     return pipeline + floors
 
 
@@ -713,15 +788,12 @@ def footprint_rows(ledger: Ledger, plan: Plan, fp: dict[str, Stat]) -> list[Row]
 def generation_rows(ledger: Ledger) -> list[Row]:
     if ledger.generation_s is None:
         return []
-    note = f"{ledger.stored:,} reports + {ledger.stored:,} events in {ledger.generation_s:.1f} s"
+    note = f"{ledger.stored:,} reports, their chained events, a visit per visited report, in {ledger.generation_s:.1f} s"
     how = "sqlite3 executemany, one transaction" if ledger.kind == SQLITE else "asyncpg COPY + ANALYZE"
     rate = Stat.of([ledger.stored / ledger.generation_s])
     return [Row(SECTION, f"generate stored history — {where(ledger)}", rate, "reports/s", how, note=note)]
 
 
-REMINDER_ROW = Row(
-    SECTION, "reminder sweep", None, "", note="not measured yet: the sweep (handlers/sweep.py) landed in the same session as this bench"
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -738,14 +810,15 @@ async def ledger_rows(ledger: Ledger, plan: Plan) -> list[Row]:
         races = {name: loads.pop(name) for name in (PIPELINE_RACE, FLOOR_RACE)}
         throughput = await measure(plan.reps, loads, plan.seconds_per_rep)
         raced = await measure(plan.race_reps, races)
+        swept = await sweep_rows(ledger, svc, plan.reps, where(ledger), SECTION)
     return (
         generation_rows(ledger) + throughput_rows(ledger, throughput) + race_rows(ledger, raced, races, plan.race_reps)
-        + footprint_rows(ledger, plan, fp)
+        + footprint_rows(ledger, plan, fp) + swept
     )  # fmt: skip
 
 
 async def run(long: bool) -> list[Row]:
-    """The storage section: every stored level on SQLite and PostgreSQL, then the reminder placeholder."""
+    """The storage section: every stored level on SQLite and PostgreSQL."""
     plan = PLANS[long]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="reportbot-bench-") as tmp:
@@ -754,7 +827,7 @@ async def run(long: bool) -> list[Row]:
                 print(f"… storage: {kind}, {stored:,} stored", file=sys.stderr, flush=True)
                 async with open_ledger(kind, stored, Path(tmp)) as ledger:
                     rows += await ledger_rows(ledger, plan)
-    return rows + [REMINDER_ROW]
+    return rows
 
 
 if __name__ == "__main__":

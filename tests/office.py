@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from reportbot.bot.demo import DEMO_GROUP, seed_demo
+from reportbot.handlers import delivery
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Action, Edit, Incoming, Press, Send
@@ -13,6 +16,8 @@ from tests.conftest import local
 
 GROUP = DEMO_GROUP
 LI, ZHAO, WANG, CHEN = "101", "102", "103", "104"  # canvasser 飞虎队, assistant, canvasser 猛虎队, manager
+_KEYS = itertools.count(1)  # delivery keys, unique within a test run
+Actions = list[Action]
 
 
 async def open_office(svc: Services, at: str = "2026-11-20 09:00") -> None:
@@ -20,7 +25,14 @@ async def open_office(svc: Services, at: str = "2026-11-20 09:00") -> None:
 
 
 class Chat:
-    """Sends messages and presses as people would, through the transport-neutral handlers."""
+    """Sends messages and presses as people would, through the transport-neutral handlers.
+
+    ``delivered``: as the Telegram transport does, each with a delivery key, inside one enclosing
+    transaction (handlers.delivery); else straight to the handler, as the console does. The
+    ``both_paths`` fixture (tests/handlers/conftest.py) runs a test module both ways.
+    """
+
+    delivered = False
 
     def __init__(self, svc: Services, at: str = "2026-11-23 10:00") -> None:
         self.svc = svc
@@ -41,13 +53,22 @@ class Chat:
             text=text,
             now=self.now,
             message_id=str(self._ids),
+            delivery_key=f"msg:{next(_KEYS)}" if self.delivered else None,
         )
-        return await handle_message(msg, self.svc)
+        return await self._handle(msg, lambda: handle_message(msg, self.svc))
 
     async def press(self, user: str, on: Send | Edit, label: str, message_id: str = "1") -> list[Action]:
         data = next(b.data for row in on.buttons for b in row if b.label == label)
-        press = Press("console", user, on.chat_id, getattr(on, "message_id", message_id), data, self.now)
-        return await handle_press(press, self.svc)
+        press = Press("console", user, on.chat_id, getattr(on, "message_id", message_id), data, self.now,
+                      f"press:{next(_KEYS)}" if self.delivered else None)
+        return await self._handle(press, lambda: handle_press(press, self.svc))
+
+    async def _handle(self, item: Incoming | Press, work: Callable[[], Awaitable[Actions]]) -> Actions:
+        if not self.delivered:
+            return await work()
+        handled = await delivery.handle_once(self.svc.db, item, work)
+        assert not handled.duplicate
+        return [q.action for q in handled.answers]
 
 
 def sent(actions: list[Action], chat: str) -> list[Send]:

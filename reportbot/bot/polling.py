@@ -70,6 +70,9 @@ async def poll(
                 log.error("update %s failed %d times; skipping it", update.update_id, ATTEMPTS)
             failures.pop(update.update_id, None)
             offset = update.update_id + 1
+            # Handling a report need not wait for anything (storage.sqlite_driver), so without this
+            # the answers of a whole batch would only start going out once the batch is done.
+            await asyncio.sleep(0)
         if not updates and interval:
             await _pause(stop, interval)
 

@@ -56,6 +56,7 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,  # templates do not change under a running bot: no stat() per message
         )
         env.filters.update(
             when=lambda dt: timeparse.describe(dt.astimezone(self.tz)),

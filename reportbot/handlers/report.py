@@ -19,7 +19,7 @@ from reportbot.rules.reminders import Kind, plan_for_report
 from reportbot.rules.report_parse import ReportDraft, parse_report
 from reportbot.rules.timeparse import check_window, validity_end
 from reportbot.storage.db import Database
-from reportbot.storage.tables import ReportRow
+from reportbot.storage.repositories import NewReport
 
 MALFORMED_COUNTER = "malformed_report"
 
@@ -88,21 +88,32 @@ class Filing:
     phone_hash: str | None = None  # keyed hash of the full number, when one was given (never the number)
 
 
+@dataclass(frozen=True)
+class _ShowAgain:
+    """The canvasser's own earlier report is the answer: read in full once the write unit is closed."""
+
+    outcome: type[Repeated] | type[ReasonRequired]
+    report_id: int
+
+
 async def record_report(db: Database, filing: Filing, policy: Policy) -> Outcome:
     """SPEC §4 in one write transaction. The partial unique index is the last word on "first"."""
     try:
-        return await _record_once(db, filing, policy)
+        outcome = await _record_once(db, filing, policy)
     except IntegrityError:
         # Another writer took the customer between our check and our insert (on PostgreSQL both
         # run at once). Look again: the check now sees the winner and answers "duplicate".
-        return await _record_once(db, filing, policy)
+        outcome = await _record_once(db, filing, policy)
+    if isinstance(outcome, _ShowAgain):
+        return outcome.outcome(await _full_report(db, outcome.report_id))
+    return outcome
 
 
-async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome:
+async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _ShowAgain:
     max_active = policy.max_active_reports_per_canvasser
     phone = f.draft.phone.masked
     on_behalf = f.filed_by.name if f.filed_by.id != f.canvasser.id else None
-    async with db.uow() as uow:
+    async with db.uow(orm=False) as uow:  # the report path's statements are all raw (storage.sql)
 
         async def log(kind: EventKind, report_id: int) -> None:
             await uow.events.add(
@@ -110,44 +121,43 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome:
                 report_id=report_id, detail=on_behalf,
             )
 
-        if await uow.reports.is_public(f.project.id, phone):
+        state = await uow.reports.customer_state(f.project.id, phone, f.canvasser.id, f.phone_hash)
+        if state.public:
             return PublicCustomer()
         # The active report, if any, is the customer's newest: none can be filed while one is active.
-        latest = await uow.reports.latest_for(f.project.id, phone)
+        latest = state.latest
         if latest is not None and latest.status.active:
             if latest.canvasser_id == f.canvasser.id:
-                return Repeated(latest)
+                return _ShowAgain(Repeated, latest.id)
             await log(EventKind.DUPLICATE_REFUSED, latest.id)
             await uow.commit()
             return Duplicate(latest.team, latest.reported_at)
-        visit = await uow.visits.of_customer(f.project.id, phone, f.phone_hash)
-        if visit is not None:
-            return AlreadyVisited(visit.at, visit.owner_team)
+        if state.visited_at is not None:
+            return AlreadyVisited(state.visited_at, state.visit_owner_team)
         if latest and latest.status is Status.EXPIRED and latest.canvasser_id == f.canvasser.id and not f.draft.reason:
-            return ReasonRequired(latest)
-        if await uow.reports.count_active_of(f.canvasser.id) >= max_active:
+            return _ShowAgain(ReasonRequired, latest.id)
+        if state.active_of_canvasser >= max_active:
             return TooManyActive(max_active)
         number = await uow.reports.next_receipt_number(f.project.id, f.receipt_day)
-        report = await uow.reports.add(
-            ReportRow(
+        report = await uow.reports.insert(
+            NewReport(
                 project_id=f.project.id,
                 receipt_no=f"BB-{f.receipt_day}-{number:04d}",
                 customer=f.draft.customer,
                 phone=phone,
                 team=f.canvasser.team,
                 canvasser_id=f.canvasser.id,
+                canvasser_name=f.canvasser.name,
                 filed_by_id=f.filed_by.id,
                 appointment_at=f.draft.appointment,
                 reported_at=f.now,
                 valid_until=f.valid_until,
-                status=Status.PENDING.value,
                 note=f.draft.note,
                 reason=f.draft.reason,
                 source_channel=f.channel,
                 source_chat=f.chat_id,
                 phone_hash=f.phone_hash,
-            ),
-            f.canvasser.name,
+            )
         )
         await log(EventKind.REPORTED, report.id)
         await uow.reminders.plan_many([
@@ -157,6 +167,14 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome:
         ])
         await uow.commit()
         return Accepted(report)
+
+
+async def _full_report(db: Database, report_id: int) -> Report:
+    """The whole report, as the receipt shows it (through the ORM: a rare answer)."""
+    async with db.uow(write=False) as uow:
+        report = await uow.reports.get(report_id)
+    assert report is not None
+    return report
 
 
 async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Services) -> list[Action]:

@@ -142,7 +142,7 @@ async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
         command = (REPORT.name, text)
     if command is None and msg.is_group:
         return []
-    async with svc.db.uow(write=False) as uow:
+    async with svc.db.uow(write=False, orm=False) as uow:
         sender = await find_sender(uow, msg.channel, msg.sender_id)
         group_project = await uow.projects.by_chat(msg.channel, msg.chat_id) if msg.is_group else None
         project = group_project or (await _home_project(uow, sender) if sender else None)

@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from reportbot.rules.phone import MASK_CHARS, Phone, looks_like_phone, parse_phone
 from reportbot.rules.policy import Policy
@@ -142,21 +142,40 @@ def parse_report(text: str, now: datetime, policy: Policy) -> ReportDraft | tupl
 # whichever of the two its field needs, at the same positions.
 
 _LINE_BREAKS = {"\r": "\n", "\u2028": "\n", "\u2029": "\n", "\x85": "\n", "\t": " ", "\v": "\n", "\f": "\n"}
+_DROPPED = ("Cc", "Cf", "Cs", "Co", "Cn")
+_CACHED_CHARACTERS = 65_536  # per table: a message of random code points cannot make it grow without end
+
+
+class _CharacterTable(dict[int, "str | None"]):
+    """A ``str.translate`` table filled on first sight of each character: one C loop per message
+    instead of a Python call per character (every message is cleaned and folded twice)."""
+
+    def __init__(self, rule: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._rule = rule
+
+    def __missing__(self, code: int) -> str | None:
+        value = self._rule(chr(code))
+        if len(self) < _CACHED_CHARACTERS:
+            self[code] = value
+        return value
+
+
+def _clean_char(ch: str) -> str | None:
+    ch = _LINE_BREAKS.get(ch, ch)
+    if ch != "\n" and unicodedata.category(ch) in _DROPPED:
+        return None
+    return ch
+
+
+_CLEAN = _CharacterTable(_clean_char)
 
 
 def _clean(text: str) -> str:
     """Line breaks unified; zero-width, format and control characters removed."""
-    text = text.replace("\r\n", "\n")
-    kept = []
-    for ch in text:
-        ch = _LINE_BREAKS.get(ch, ch)
-        if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn"):
-            continue
-        kept.append(ch)
-    return "".join(kept)
+    return text.replace("\r\n", "\n").translate(_CLEAN)
 
 
-@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     folded = unicodedata.normalize("NFKC", ch)
     if len(folded) != 1:
@@ -165,8 +184,11 @@ def _fold_char(ch: str) -> str:
     return str(decimal) if decimal is not None else folded
 
 
+_FOLD = _CharacterTable(_fold_char)
+
+
 def _fold(text: str) -> str:
-    return "".join(_fold_char(ch) for ch in text)
+    return text.translate(_FOLD)
 
 
 def _normalise(value: str) -> str:

@@ -1,4 +1,10 @@
-"""Repositories: the only code that touches rows. Everything leaves here as a rules.model dataclass."""
+"""Repositories: the only code that touches rows. Everything leaves here as a rules.model dataclass.
+
+The statements of the report pipeline (who is writing, the customer's state, the receipt number, the
+report, its event and reminders, the delivery key and the outbox) go straight to the driver through
+``sql`` (storage/sql.py): through the ORM they cost ten times the database's own work. Everything
+else goes through the ORM session; both share the unit's transaction.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -28,7 +35,9 @@ from reportbot.rules.model import (
     Visit,
 )
 from reportbot.rules.teams import TeamChange, team_at
+from reportbot.storage.sql import Sql, values_list
 from reportbot.storage.tables import (
+    ACTIVE_SQL,
     AuditHeadRow,
     DailyCounterRow,
     DeliveryRow,
@@ -38,7 +47,6 @@ from reportbot.storage.tables import (
     OutboxRow,
     ProjectRow,
     PublicCustomerRow,
-    ReceiptCounterRow,
     ReminderRow,
     ReportRow,
     StaffIdentityRow,
@@ -49,6 +57,31 @@ from reportbot.storage.tables import (
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
+
+
+class Unit(Protocol):
+    """What a repository needs of its unit of work (storage.uow)."""
+
+    dialect: str
+
+    @property
+    def session(self) -> AsyncSession: ...
+
+    async def sql(self) -> Sql: ...
+
+
+class _Repository:
+    def __init__(self, unit: Unit) -> None:
+        self._unit = unit
+        self.dialect = unit.dialect
+
+    @property
+    def session(self) -> AsyncSession:
+        """The unit's ORM session, opened on the unit's connection when first asked for."""
+        return self._unit.session
+
+    async def sql(self) -> Sql:
+        return await self._unit.sql()
 
 
 def _insert(dialect: str) -> Any:
@@ -80,10 +113,14 @@ def _staff(row: StaffRow) -> Staff:
     return Staff(row.id, row.name, row.team, Role(row.role), row.default_project_id)
 
 
-class ProjectRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+_PROJECT = "SELECT id, name, tg_chat_id, wecom_chat_id FROM project"
+_PROJECT_BY_CHAT = {
+    "telegram": f"{_PROJECT} WHERE tg_chat_id = $1",
+    "wecom": f"{_PROJECT} WHERE wecom_chat_id = $1",
+}
 
+
+class ProjectRepository(_Repository):
     async def add(self, name: str, tg_chat_id: str | None, wecom_chat_id: str | None, now: datetime) -> Project:
         row = ProjectRow(name=name, tg_chat_id=tg_chat_id, wecom_chat_id=wecom_chat_id, created_at=now)
         self.session.add(row)
@@ -91,8 +128,8 @@ class ProjectRepository:
         return _project(row)
 
     async def get(self, project_id: int) -> Project | None:
-        row = await self.session.get(ProjectRow, project_id)
-        return _project(row) if row else None
+        row = await (await self.sql()).row(f"{_PROJECT} WHERE id = $1", project_id)
+        return Project(*row) if row else None
 
     async def by_name(self, name: str) -> Project | None:
         row = (await self.session.execute(select(ProjectRow).where(ProjectRow.name == name))).scalar_one_or_none()
@@ -100,24 +137,25 @@ class ProjectRepository:
 
     async def by_chat(self, channel: str, chat_id: str) -> Project | None:
         """The project whose group chat this is, on that channel (the console knows both kinds)."""
-        columns = {"telegram": [ProjectRow.tg_chat_id], "wecom": [ProjectRow.wecom_chat_id]}.get(
-            channel, [ProjectRow.tg_chat_id, ProjectRow.wecom_chat_id]
-        )
-        for column in columns:
-            row = (await self.session.execute(select(ProjectRow).where(column == chat_id))).scalar_one_or_none()
+        statements = [_PROJECT_BY_CHAT[channel]] if channel in _PROJECT_BY_CHAT else [*_PROJECT_BY_CHAT.values()]
+        sql = await self.sql()
+        for stmt in statements:
+            row = await sql.row(stmt, chat_id)
             if row:
-                return _project(row)
+                return Project(*row)
         return None
 
     async def all(self) -> list[Project]:
-        rows = (await self.session.execute(select(ProjectRow).order_by(ProjectRow.id))).scalars()
-        return [_project(r) for r in rows]
+        return [Project(*row) for row in await (await self.sql()).rows(f"{_PROJECT} ORDER BY id")]
 
 
-class StaffRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+_STAFF_BY_IDENTITY = (
+    "SELECT s.id, s.name, s.team, s.role, s.default_project_id FROM staff_identity AS i"
+    " JOIN staff AS s ON s.id = i.staff_id WHERE i.channel = $1 AND i.external_id = $2"
+)
 
+
+class StaffRepository(_Repository):
     async def add(
         self,
         name: str,
@@ -142,15 +180,12 @@ class StaffRepository:
 
     async def by_identity(self, channels: Sequence[str], external_id: str) -> Staff | None:
         """The staff member with this user id on the first of ``channels`` that knows it."""
+        sql = await self.sql()
         for channel in channels:
-            stmt = (
-                select(StaffRow)
-                .join(StaffIdentityRow, StaffIdentityRow.staff_id == StaffRow.id)
-                .where(StaffIdentityRow.channel == channel, StaffIdentityRow.external_id == external_id)
-            )
-            row = (await self.session.execute(stmt)).scalar_one_or_none()
+            row = await sql.row(_STAFF_BY_IDENTITY, channel, external_id)
             if row:
-                return _staff(row)
+                staff_id, name, team, role, default_project_id = row
+                return Staff(staff_id, name, team, Role(role), default_project_id)
         return None
 
     async def identity_taken(self, channel: str, external_id: str) -> bool:
@@ -167,8 +202,10 @@ class StaffRepository:
         return [_staff(r) for r in (await self.session.execute(stmt.order_by(StaffRow.id))).scalars()]
 
     async def identities(self, staff_id: int) -> dict[str, str]:
-        stmt = select(StaffIdentityRow).where(StaffIdentityRow.staff_id == staff_id)
-        return {r.channel: r.external_id for r in (await self.session.execute(stmt)).scalars()}
+        rows = await (await self.sql()).rows(
+            "SELECT channel, external_id FROM staff_identity WHERE staff_id = $1", staff_id
+        )
+        return {channel: external_id for channel, external_id in rows}
 
     async def all(self) -> list[tuple[Staff, dict[str, str]]]:
         rows = list((await self.session.execute(select(StaffRow).order_by(StaffRow.id))).scalars())
@@ -189,10 +226,82 @@ _REPORT_SELECT = (
 )
 
 
-class ReportRepository:
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
-        self.session = session
-        self.dialect = dialect
+@dataclass(frozen=True)
+class LatestReport:
+    """The customer's newest report, as far as filing a new one needs it."""
+
+    id: int
+    status: Status
+    canvasser_id: int
+    team: str
+    reported_at: datetime
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    """Everything SPEC §4 checks before a report is accepted, read in one statement (a row per visit
+    under the masked key: the keyed hashes tell their customers apart, as VisitRepository.of_customer)."""
+
+    public: bool
+    latest: LatestReport | None
+    visited_at: datetime | None
+    visit_owner_team: str | None  # None: not visited, or a natural visitor (the office's)
+    active_of_canvasser: int
+
+
+# One round trip for the checks of a new report: public?, the newest report, the visits, and how
+# many active reports the canvasser holds. The joins are on (SELECT 1) so that a row exists either way.
+_CUSTOMER_STATE = f"""
+SELECT
+  EXISTS (SELECT 1 FROM public_customer
+          WHERE project_id = $1 AND phone = $2 AND released_at IS NULL),
+  latest.id, latest.status, latest.canvasser_id, latest.team, latest.reported_at,
+  visit.id, visit.at, owner.team, visit.phone_hash,
+  (SELECT count(*) FROM report WHERE canvasser_id = $3 AND {ACTIVE_SQL})
+FROM (SELECT 1 AS one) AS base
+LEFT JOIN (SELECT id, status, canvasser_id, team, reported_at FROM report
+           WHERE project_id = $1 AND phone = $2 ORDER BY id DESC LIMIT 1) AS latest ON 1 = 1
+LEFT JOIN visit ON visit.project_id = $1 AND visit.phone = $2
+LEFT JOIN staff AS owner ON owner.id = visit.owner_id
+ORDER BY visit.id
+"""
+_NEXT_RECEIPT = (
+    "INSERT INTO receipt_counter (project_id, day, last) VALUES ($1, $2, 1)"
+    " ON CONFLICT (project_id, day) DO UPDATE SET last = receipt_counter.last + 1 RETURNING last"
+)
+_NEW_REPORT_COLUMNS = (
+    "project_id", "receipt_no", "customer", "phone", "team", "canvasser_id", "filed_by_id", "appointment_at",
+    "reported_at", "valid_until", "status", "note", "reason", "source_channel", "source_chat", "phone_hash",
+)  # fmt: skip
+_INSERT_REPORT = (
+    f"INSERT INTO report ({', '.join(_NEW_REPORT_COLUMNS)}) VALUES {values_list(1, len(_NEW_REPORT_COLUMNS))}"
+    " RETURNING id"
+)
+
+
+@dataclass(frozen=True)
+class NewReport:
+    """A report about to be inserted (status pending)."""
+
+    project_id: int
+    receipt_no: str
+    customer: str
+    phone: str
+    team: str
+    canvasser_id: int
+    canvasser_name: str
+    filed_by_id: int
+    appointment_at: datetime
+    reported_at: datetime
+    valid_until: datetime
+    note: str | None
+    reason: str | None
+    source_channel: str
+    source_chat: str
+    phone_hash: str | None = None  # keyed hash of the full number, when one was given
+
+
+class ReportRepository(_Repository):
 
     @staticmethod
     def _select() -> Any:
@@ -275,24 +384,43 @@ class ReportRepository:
         )
         return await self._many(stmt)
 
+    async def customer_state(
+        self, project_id: int, phone: str, canvasser_id: int, phone_hash: str | None = None
+    ) -> CustomerState:
+        sql = await self.sql()
+        rows = await sql.rows(_CUSTOMER_STATE, project_id, phone, canvasser_id)
+        public, latest_id, status, holder_id, team, reported_at, *_, active = rows[0]
+        latest = None
+        if latest_id is not None:
+            at = sql.time(reported_at)
+            assert at is not None
+            latest = LatestReport(latest_id, Status(status), holder_id, team, at)
+        # The customer's visit: the first one the hashes do not tell apart, an exact match first.
+        visits = [(at, owner, stored) for _, _, _, _, _, _, visit_id, at, owner, stored, _ in rows
+                  if visit_id is not None and same_customer(stored, phone_hash)]
+        exact = [v for v in visits if phone_hash is not None and v[2] == phone_hash]
+        visited_at, owner_team, _ = (exact or visits or [(None, None, None)])[0]
+        return CustomerState(bool(public), latest, sql.time(visited_at), owner_team, int(active))
+
     async def next_receipt_number(self, project_id: int, day: str) -> int:
         """Hand out the next number of this project's day; the row lock orders concurrent writers."""
-        insert = _insert(self.dialect)
-        stmt = (
-            insert(ReceiptCounterRow)
-            .values(project_id=project_id, day=day, last=1)
-            .on_conflict_do_update(
-                index_elements=["project_id", "day"], set_={"last": ReceiptCounterRow.last + 1}
-            )
-            .returning(ReceiptCounterRow.last)
-        )
-        return int((await self.session.execute(stmt)).scalar_one())
+        return int(await (await self.sql()).value(_NEXT_RECEIPT, project_id, day))
 
-    async def add(self, row: ReportRow, canvasser_name: str) -> Report:
-        """Insert a new report; the row as flushed is the answer (no second round trip)."""
-        self.session.add(row)
-        await self.session.flush()
-        return self._report(row, canvasser_name, None)
+    async def insert(self, new: NewReport) -> Report:
+        """Insert a new, pending report; the partial unique index turns away a second active one."""
+        values = (
+            new.project_id, new.receipt_no, new.customer, new.phone, new.team, new.canvasser_id, new.filed_by_id,
+            new.appointment_at, new.reported_at, new.valid_until, Status.PENDING.value, new.note, new.reason,
+            new.source_channel, new.source_chat, new.phone_hash,
+        )  # fmt: skip
+        report_id = int(await (await self.sql()).value(_INSERT_REPORT, *values))
+        return Report(
+            id=report_id, project_id=new.project_id, receipt_no=new.receipt_no, customer=new.customer,
+            phone=new.phone, team=new.team, canvasser_id=new.canvasser_id, canvasser_name=new.canvasser_name,
+            filed_by_id=new.filed_by_id, appointment_at=new.appointment_at, reported_at=new.reported_at,
+            valid_until=new.valid_until, status=Status.PENDING, note=new.note, reason=new.reason,
+            decided_by_name=None, decided_at=None, reject_reason=None, phone_hash=new.phone_hash,
+        )  # fmt: skip
 
     async def decide(
         self,
@@ -329,7 +457,8 @@ class ReportRepository:
     async def due_to_expire(self, now: datetime, limit: int = 500) -> list[Report]:
         stmt = (
             self._select()
-            .where(ReportRow.status.in_(_ACTIVE), ReportRow.valid_until <= now)
+            # ACTIVE_SQL as written, not bound parameters: so the partial index ix_report_active_expiry applies.
+            .where(text(f"report.{ACTIVE_SQL}"), ReportRow.valid_until <= now)
             .order_by(ReportRow.valid_until, ReportRow.id)
             .limit(limit)
         )
@@ -377,11 +506,26 @@ class ReportRepository:
         return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
 
-class EventRepository:
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
-        self.session = session
-        self.dialect = dialect
+# Creates the project's chain head at its first event, else takes the head's row lock (on PostgreSQL
+# ON CONFLICT DO UPDATE locks the row as SELECT … FOR UPDATE would); either way returns the head.
+_LOCK_HEAD = (
+    "INSERT INTO audit_head (project_id, last_hash) VALUES ($1, $2)"
+    " ON CONFLICT (project_id) DO UPDATE SET last_hash = audit_head.last_hash RETURNING last_hash"
+)
+_EVENT_COLUMNS = (
+    "project_id", "phone", "report_id", "kind", "actor_id", "at", "detail", "prev_hash", "hash", "salt", "personal_digest",
+)  # fmt: skip
+_INSERT_EVENT = f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) VALUES {values_list(1, len(_EVENT_COLUMNS))}"
+_MOVE_HEAD = "UPDATE audit_head SET last_hash = $2 WHERE project_id = $1"
+# PostgreSQL takes both in one round trip (a data-modifying WITH; SQLite has none): the head's row
+# lock is held until commit, so every round trip saved there is one less that writers of the
+# project queue behind.
+_INSERT_EVENT_MOVE_HEAD = (
+    f"WITH appended AS ({_INSERT_EVENT}) UPDATE audit_head SET last_hash = $9 WHERE project_id = $1"
+)
 
+
+class EventRepository(_Repository):
     async def add(
         self,
         *,
@@ -394,37 +538,18 @@ class EventRepository:
         detail: str | None = None,
     ) -> None:
         """Append an event, chained to the project's newest one (the head row's lock orders writers)."""
-        prev = await self._lock_head(project_id)
+        sql = await self.sql()
+        prev = str(await sql.value(_LOCK_HEAD, project_id, GENESIS))
         salt = secrets.token_hex(16)
         personal, public = split_detail(kind.value, detail)
         personal_hash = personal_digest(salt, phone, personal)
         link = event_hash(prev, project_id, report_id, kind.value, actor_id, at, public, personal_hash)
-        self.session.add(
-            EventRow(
-                project_id=project_id,
-                phone=phone,
-                report_id=report_id,
-                kind=kind.value,
-                actor_id=actor_id,
-                at=at,
-                detail=detail,
-                prev_hash=prev,
-                hash=link,
-                salt=salt,
-                personal_digest=personal_hash,
-            )
-        )
-        await self.session.execute(
-            update(AuditHeadRow).where(AuditHeadRow.project_id == project_id).values(last_hash=link)
-        )
-        await self.session.flush()
-
-    async def _lock_head(self, project_id: int) -> str:
-        await self.session.execute(
-            _insert(self.dialect)(AuditHeadRow).values(project_id=project_id, last_hash=GENESIS).on_conflict_do_nothing()
-        )
-        stmt = select(AuditHeadRow.last_hash).where(AuditHeadRow.project_id == project_id).with_for_update()
-        return str((await self.session.execute(stmt)).scalar_one())
+        values = (project_id, phone, report_id, kind.value, actor_id, at, detail, prev, link, salt, personal_hash)
+        if sql.dialect == "postgresql":
+            await sql.execute(_INSERT_EVENT_MOVE_HEAD, *values)
+        else:
+            await sql.execute(_INSERT_EVENT, *values)
+            await sql.execute(_MOVE_HEAD, project_id, link)
 
     async def chain(self, project_id: int) -> tuple[list[Link], str | None]:
         """A project's events in id order with its chain head, for `reportbot audit verify`."""
@@ -487,11 +612,7 @@ class EventRepository:
         return int((await self.session.execute(stmt)).scalar_one())
 
 
-class CounterRepository:
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
-        self.session = session
-        self.dialect = dialect
-
+class CounterRepository(_Repository):
     async def bump(self, name: str, day: str) -> None:
         insert = _insert(self.dialect)
         stmt = (
@@ -510,9 +631,7 @@ _OWNER = aliased(StaffRow)
 _VISIT_SELECT = select(VisitRow, _OWNER.name, _OWNER.team).outerjoin(_OWNER, _OWNER.id == VisitRow.owner_id)
 
 
-class VisitRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class VisitRepository(_Repository):
 
     @staticmethod
     def _select() -> Any:
@@ -574,7 +693,7 @@ class VisitRepository:
             self._select()
             .where(VisitRow.owner_id.is_not(None), VisitRow.last_activity_at <= before)  # type: ignore[union-attr]
             .where(~exists().where(DealRow.visit_id == VisitRow.id))  # a sold customer's ownership stays
-            .order_by(VisitRow.id)
+            .order_by(VisitRow.last_activity_at, VisitRow.id)  # the longest idle first: ix_visit_owned_activity
             .limit(limit)
         )
         return await self._many(stmt)
@@ -584,10 +703,7 @@ class VisitRepository:
         return int((await self.session.execute(stmt)).scalar_one())
 
 
-class FollowUpRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
+class FollowUpRepository(_Repository):
     async def add(
         self, project_id: int, phone: str, report_id: int | None, staff_id: int, at: datetime, note: str
     ) -> None:
@@ -614,11 +730,14 @@ class DueReminder:
     due_at: datetime
 
 
-class ReminderRepository:
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
-        self.session = session
-        self.dialect = dialect
+_PLAN_COLUMNS = ("key", "kind", "project_id", "due_at", "report_id", "visit_id", "staff_id")
+_PLAN = (
+    f"INSERT INTO reminder ({', '.join(_PLAN_COLUMNS)}) VALUES {values_list(1, len(_PLAN_COLUMNS))}"
+    " ON CONFLICT (key) DO NOTHING"
+)
 
+
+class ReminderRepository(_Repository):
     async def plan(
         self, key: str, kind: str, project_id: int, due: datetime, *, report_id: int | None = None,
         visit_id: int | None = None, staff_id: int | None = None,
@@ -628,12 +747,14 @@ class ReminderRepository:
                                    visit_id=visit_id, staff_id=staff_id)])
 
     async def plan_many(self, rows: list[dict[str, Any]]) -> None:
-        """Several reminders in one statement (a new report plans up to four)."""
+        """Several reminders at once (a new report plans up to four)."""
         if not rows:
             return
-        full = [{"report_id": None, "visit_id": None, "staff_id": None, **row} for row in rows]
-        stmt = _insert(self.dialect)(ReminderRow).values(full).on_conflict_do_nothing(index_elements=["key"])
-        await self.session.execute(stmt)
+        await (await self.sql()).execute_many(_PLAN, [
+            (row["key"], str(row["kind"]), row["project_id"], row["due_at"], row.get("report_id"), row.get("visit_id"),
+             row.get("staff_id"))
+            for row in rows
+        ])
 
     async def claim_due(self, now: datetime, limit: int = 1000) -> list[DueReminder]:
         """Mark the due, unsent reminders as sent and return them: the claim is the update itself,
@@ -676,35 +797,34 @@ class OutboxEntry:
     was_in_flight: bool  # found in state 'sending': it may already have arrived
 
 
-class DeliveryRepository:
-    """Incoming keys already handled, and the answers they are owed (the outbox)."""
+_CLAIM = (
+    "INSERT INTO delivery (channel, key, received_at) VALUES ($1, $2, $3)"
+    " ON CONFLICT (channel, key) DO NOTHING RETURNING id"
+)
+_OUTBOX_COLUMNS = ("delivery_id", "channel", "chat_id", "payload", "state", "attempts", "created_at")
 
-    def __init__(self, session: AsyncSession, dialect: str) -> None:
-        self.session = session
-        self.dialect = dialect
+
+@lru_cache(maxsize=16)
+def _queue_sql(rows: int) -> str:
+    columns = ", ".join(_OUTBOX_COLUMNS)
+    return f"INSERT INTO outbox ({columns}) VALUES {values_list(rows, len(_OUTBOX_COLUMNS))} RETURNING id"
+
+
+class DeliveryRepository(_Repository):
+    """Incoming keys already handled, and the answers they are owed (the outbox)."""
 
     async def claim(self, channel: str, key: str, at: datetime) -> int | None:
         """The new delivery's id, or None when this key was handled before (or is being handled now)."""
-        stmt = (
-            _insert(self.dialect)(DeliveryRow)
-            .values(channel=channel, key=key, received_at=at)
-            .on_conflict_do_nothing(index_elements=["channel", "key"])
-            .returning(DeliveryRow.id)
-        )
-        return (await self.session.execute(stmt)).scalar_one_or_none()
+        found = await (await self.sql()).value(_CLAIM, channel, key, at)
+        return None if found is None else int(found)
 
     async def queue(self, delivery_id: int | None, rows: Sequence[tuple[str, str, str]], at: datetime) -> list[int]:
         """Store answers (channel, chat, payload) in order; their ids, in the same order."""
         if not rows:
             return []
-        stmt = (
-            _insert(self.dialect)(OutboxRow)
-            .values([dict(delivery_id=delivery_id, channel=channel, chat_id=chat, payload=payload, state="pending",
-                          attempts=0, created_at=at) for channel, chat, payload in rows])
-            .returning(OutboxRow.id)
-        )
-        # RETURNING of a multi-row INSERT comes back in VALUES order on SQLite and PostgreSQL alike.
-        return sorted((await self.session.execute(stmt)).scalars())
+        values = [v for channel, chat, payload in rows for v in (delivery_id, channel, chat, payload, "pending", 0, at)]
+        # The ids of a multi-row INSERT ascend in VALUES order on SQLite and PostgreSQL alike.
+        return sorted(int(r[0]) for r in await (await self.sql()).rows(_queue_sql(len(rows)), *values))
 
     async def record_progress(self, *, sending: set[int], done: dict[int, bool], at: datetime) -> None:
         """Each started answer counts an attempt; a finished one is sent or failed (never back to sending)."""

@@ -70,6 +70,8 @@ class ReportRow(SQLModel, table=True):
         Index("ix_report_project_customer", "project_id", "customer"),
         # "The customer's newest report" and /who by phone: without it, 0.5 s a report at 1,000,000 stored.
         Index("ix_report_customer_history", "project_id", "phone", "id"),
+        # The sweep's "active reports past their validity" (the predicate spelled as ACTIVE_SQL to match).
+        Index("ix_report_active_expiry", "valid_until", sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -99,7 +101,9 @@ class EventRow(SQLModel, table=True):
 
     __tablename__ = "event"
     __table_args__ = (
-        Index("ix_event_customer", "project_id", "phone", "id"),
+        # A customer's events in time order (/who's history, consecutive expiries). With "at" in it, SQLite
+        # (no ANALYZE) no longer prefers ix_event_project_at for these and reads a whole project instead.
+        Index("ix_event_customer_time", "project_id", "phone", "at", "id"),
         Index("ix_event_project_at", "project_id", "at"),  # statistics and export of a period
     )
 
@@ -192,6 +196,15 @@ class VisitRow(SQLModel, table=True):
             unique=True,
             sqlite_where=text("phone_hash IS NOT NULL"),
             postgresql_where=text("phone_hash IS NOT NULL"),
+        ),
+        # Every visit under a masked key, whatever its hash: the report path's and /who's lookup.
+        Index("ix_visit_customer", "project_id", "phone"),
+        # The sweep's owned visits without recent activity.
+        Index(
+            "ix_visit_owned_activity",
+            "last_activity_at",
+            sqlite_where=text("owner_id IS NOT NULL"),
+            postgresql_where=text("owner_id IS NOT NULL"),
         ),
     )
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Alert, Edit, Press, Send
 from reportbot.rules.model import Status
 from tests.office import CHEN, GROUP, LI, WANG, ZHAO, Chat, only, open_office, report_text
+
+pytestmark = pytest.mark.usefixtures("both_paths")
 
 
 async def reported(svc: Services) -> tuple[Chat, Send]:

@@ -22,6 +22,8 @@ from tests.office import CHEN, GROUP, LI, WANG, ZHAO, Chat, only, open_office, r
 
 pytestmark = mark
 
+pytestmark = pytest.mark.usefixtures("both_paths")
+
 NASTY = [
     "报备 " + "客" * 4090,
     "报备 客户：" + "张" * 3000 + " 电话：138***88888 队名：飞虎队 拓客：李四 到访：明天下午3点",

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Action
 from reportbot.handlers.sweep import sweep
 from reportbot.rules.model import Status
 from tests.conftest import local
 from tests.office import CHEN, GROUP, LI, WANG, ZHAO, Chat, only, open_office, report_text, sent
+
+pytestmark = pytest.mark.usefixtures("both_paths")
 
 
 async def sweep_at(svc: Services, when: str) -> list[Action]:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from reportbot.handlers.context import Services
 from tests.office import CHEN, GROUP, LI, WANG, ZHAO, Chat, only, open_office, report_text
+
+pytestmark = pytest.mark.usefixtures("both_paths")
 
 
 async def day_with_a_duplicate_and_a_confirmation(svc: Services) -> Chat:

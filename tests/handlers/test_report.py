@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import re
 from dataclasses import replace
 
@@ -13,6 +15,8 @@ from reportbot.handlers.report import MALFORMED_COUNTER
 from reportbot.rules.model import EventKind
 from reportbot.storage.tables import ReportRow
 from tests.office import CHEN, GROUP, LI, WANG, ZHAO, Chat, only, open_office, report_text, sent
+
+pytestmark = pytest.mark.usefixtures("both_paths")
 
 
 async def count_reports(svc: Services) -> int:

@@ -17,6 +17,8 @@ from reportbot.rules.model import Role, Status
 from tests.conftest import local
 from tests.office import GROUP, LI, Chat, only, open_office, report_text
 
+pytestmark = pytest.mark.usefixtures("both_paths")
+
 PEOPLE = {None: "999", Role.CANVASSER: "103", Role.ASSISTANT: "102", Role.MANAGER: "104", Role.ADMIN: "105"}
 DENIED = "及以上可以使用"
 UNREGISTERED = "还没有登记"

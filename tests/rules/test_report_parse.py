@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reportbot.rules import report_parse
 from reportbot.rules.phone import Phone
 from reportbot.rules.policy import Policy
 from reportbot.rules.refusal import Field, Refusal
@@ -485,3 +487,20 @@ def test_a_long_hostile_message_is_handled_quickly(text):
     started = time.perf_counter()
     assert_well_formed(parse_report(text[:4096], NOW, POLICY))
     assert time.perf_counter() - started < 1.0
+
+
+def _clean_char_by_char(text: str) -> str:
+    """The definition _clean keeps, one character at a time (it uses a cached translate table)."""
+    kept = []
+    for ch in text.replace("\r\n", "\n"):
+        ch = report_parse._LINE_BREAKS.get(ch, ch)
+        if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"):
+            kept.append(ch)
+    return "".join(kept)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=200))
+def test_cleaning_and_folding_by_table_equal_the_per_character_definition(text):
+    assert report_parse._clean(text) == _clean_char_by_char(text)
+    assert report_parse._fold(text) == "".join(report_parse._fold_char(ch) for ch in text)

@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from reportbot.handlers import directory
+from reportbot.handlers import delivery, directory
 from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.messages import Incoming, Send
@@ -38,14 +38,22 @@ async def register(db: Database, count: int, now: datetime) -> None:
     await directory.import_staff(db, [(n + 2, canvasser(n)) for n in range(count)], now)
 
 
-async def report_all(svc: Services, numbers: range, now: datetime) -> list[bool]:
-    """Every canvasser in ``numbers`` sends the same customer at once; True where a receipt came back."""
+async def report_all(svc: Services, numbers: range, now: datetime, *, delivered: bool = False) -> list[bool]:
+    """Every canvasser in ``numbers`` sends the same customer at once; True where a receipt came back.
+
+    ``delivered``: through handlers.delivery with a delivery key, as the Telegram transport does.
+    """
 
     async def one(n: int) -> bool:
         person = canvasser(n)
         text = f"报备 客户：张先生 电话：138***88888 队名：{TEAM} 拓客：{person.name} 到访：明天下午3点"
-        msg = Incoming("telegram", str(5000 + n), str(5000 + n), False, text, now, str(n))
-        actions = await handle_message(msg, svc)
+        key = f"msg:{5000 + n}:{n}" if delivered else None
+        msg = Incoming("telegram", str(5000 + n), str(5000 + n), False, text, now, str(n), key)
+        if delivered:
+            handled = await delivery.handle_once(svc.db, msg, lambda: handle_message(msg, svc))
+            actions = [q.action for q in handled.answers]
+        else:
+            actions = await handle_message(msg, svc)
         texts = [a.text for a in actions if isinstance(a, Send) and a.chat_id == str(5000 + n)]
         assert len(texts) == 1, texts
         assert "回执号" in texts[0] or "撞单" in texts[0], texts[0]

@@ -33,6 +33,19 @@ async def test_200_simultaneous_reports_of_one_customer_give_exactly_one_receipt
         assert await uow.events.count(EventKind.DUPLICATE_REFUSED) == 199
 
 
+async def test_simultaneous_reports_delivered_as_telegram_hands_them_over_give_exactly_one_receipt(
+    svc: Services,
+) -> None:
+    """Each in its own enclosing transaction (handlers.delivery): the loser's failed insert on PostgreSQL
+    is rolled back to its unit's savepoint, and the same transaction answers "duplicate"."""
+    await register(svc.db, 50, local("2026-11-20 09:00"))
+    receipts = await report_all(svc, range(50), local("2026-11-23 10:00"), delivered=True)
+    assert sum(receipts) == 1
+    assert await stored_reports(svc) == 1
+    async with svc.db.uow(write=False) as uow:
+        assert await uow.events.count(EventKind.DUPLICATE_REFUSED) == 49
+
+
 async def test_two_bot_processes_sharing_the_database_give_exactly_one_receipt(svc: Services, db_url: str) -> None:
     await register(svc.db, 200, local("2026-11-20 09:00"))
     start_at = time.time() + 4.0  # both processes are up and connected by then

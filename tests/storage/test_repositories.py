@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from reportbot.rules.model import RejectReason, Role, Status
 from reportbot.storage.db import Database
-from reportbot.storage.tables import ReportRow
+from reportbot.storage.repositories import NewReport
 from tests.conftest import local
 
 NOW = local("2026-11-23 10:00")
@@ -24,19 +24,20 @@ async def office(db: Database) -> tuple[int, int, int]:
     return project.id, li.id, zhao.id
 
 
-def row(project_id: int, canvasser_id: int, phone: str = "138***88888", receipt: str = "BB-20261123-0001") -> ReportRow:
-    return ReportRow(
+def row(project_id: int, canvasser_id: int, phone: str = "138***88888", receipt: str = "BB-20261123-0001",
+        name: str = "李四") -> NewReport:
+    return NewReport(
         project_id=project_id, receipt_no=receipt, customer="张先生", phone=phone, team="飞虎队",
-        canvasser_id=canvasser_id, filed_by_id=canvasser_id, appointment_at=local("2026-11-24 15:00"),
-        reported_at=NOW, valid_until=local("2026-12-01 00:00"), status=Status.PENDING.value,
-        source_channel="telegram", source_chat="101",
+        canvasser_id=canvasser_id, canvasser_name=name, filed_by_id=canvasser_id,
+        appointment_at=local("2026-11-24 15:00"), reported_at=NOW, valid_until=local("2026-12-01 00:00"), note=None,
+        reason=None, source_channel="telegram", source_chat="101",
     )
 
 
 async def test_times_come_back_aware_and_equal_to_what_was_stored(db: Database) -> None:
     project_id, li, _ = await office(db)
     async with db.uow() as uow:
-        report = await uow.reports.add(row(project_id, li), "李四")
+        report = await uow.reports.insert(row(project_id, li))
         await uow.commit()
     async with db.uow(write=False) as uow:
         again = await uow.reports.get(report.id)
@@ -48,21 +49,21 @@ async def test_times_come_back_aware_and_equal_to_what_was_stored(db: Database) 
 async def test_the_database_itself_refuses_a_second_active_report_of_one_customer(db: Database) -> None:
     project_id, li, zhao = await office(db)
     async with db.uow() as uow:
-        await uow.reports.add(row(project_id, li), "李四")
+        await uow.reports.insert(row(project_id, li))
         await uow.commit()
     with pytest.raises(IntegrityError):
         async with db.uow() as uow:
-            await uow.reports.add(row(project_id, zhao, receipt="BB-20261123-0002"), "赵敏")
+            await uow.reports.insert(row(project_id, zhao, receipt="BB-20261123-0002", name="赵敏"))
             await uow.commit()
 
 
 async def test_a_decided_report_frees_nothing_but_a_rejected_one_frees_the_customer(db: Database) -> None:
     project_id, li, zhao = await office(db)
     async with db.uow() as uow:
-        first = await uow.reports.add(row(project_id, li), "李四")
+        first = await uow.reports.insert(row(project_id, li))
         assert await uow.reports.decide(first.id, status=Status.REJECTED, by=zhao, at=NOW, reject_reason=RejectReason.FORMAT)
         assert not await uow.reports.decide(first.id, status=Status.CONFIRMED, by=zhao, at=NOW)
-        await uow.reports.add(row(project_id, zhao, receipt="BB-20261123-0002"), "赵敏")
+        await uow.reports.insert(row(project_id, zhao, receipt="BB-20261123-0002", name="赵敏"))
         await uow.commit()
     async with db.uow(write=False) as uow:
         active = await uow.reports.active_for(project_id, "138***88888")

@@ -1,0 +1,202 @@
+"""aiosqlite's connection made cheaper for SQLAlchemy: one hop per statement, none for what cannot wait.
+
+aiosqlite runs every call on its own thread, each a trip through the event loop (0.1–0.5 ms of wall
+time on a busy machine). SQLAlchemy's adapter makes up to four per statement: open a cursor,
+execute, fetch, close. Here a statement is one trip (executed and fetched together); opening and
+closing a cursor is none. What takes no lock runs inline, on the event loop's thread: a deferred
+``BEGIN``, ``SAVEPOINT``, ``RELEASE``, ``ROLLBACK TO``, ``COMMIT`` and ``ROLLBACK`` (in WAL mode a
+commit appends to the log; with synchronous=NORMAL it does not sync). ``BEGIN IMMEDIATE`` is tried
+inline without waiting; only when another process holds the write lock does it wait for it on the
+thread, under the busy timeout, blocking nobody.
+
+A commit would also checkpoint the log once it is long (wal_autocheckpoint), copying pages into the
+database and syncing the disk: that must not happen on the event loop's thread. So these
+connections never checkpoint; a ``Checkpointer`` does it on a thread of its own every few hundred
+commits (PASSIVE: it waits for no reader or writer, and none waits for it).
+
+The raw statements of storage/sql.py use ``call``: inline or on the thread, as the caller decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any
+
+import aiosqlite
+
+Described = tuple[Any, int, Any, list[Any]]  # description, rowcount, lastrowid, rows
+_NO_LOCK = ("SAVEPOINT", "RELEASE", "ROLLBACK TO")
+
+
+def _takes_no_lock(statement: str) -> bool:
+    head = statement.lstrip()[:11].upper()
+    return head.startswith(_NO_LOCK) or head.rstrip() == "BEGIN" or head.startswith("BEGIN DEFERR")
+
+
+class Checkpointer:
+    """Copies the write-ahead log into the database on a thread, every ``every`` commits."""
+
+    def __init__(self, path: str, every: int = 256) -> None:
+        self.path = path
+        self.every = every
+        self._commits = 0
+        self._running: asyncio.Future[None] | None = None
+        self._lock = threading.Lock()  # one checkpoint at a time, also with dispose()
+        self._conn: sqlite3.Connection | None = None
+
+    def committed(self) -> None:
+        self._commits += 1
+        if self._commits >= self.every and (self._running is None or self._running.done()):
+            self._commits = 0
+            self._running = asyncio.get_running_loop().run_in_executor(None, self.checkpoint)
+
+    def checkpoint(self) -> None:
+        """PASSIVE: as much of the log as no reader still needs; blocks no one."""
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+
+    async def close(self) -> None:
+        if self._running is not None:
+            with contextlib.suppress(Exception):
+                await self._running
+        # The last connection to close checkpoints the whole log: on a thread, like every checkpoint.
+        await asyncio.get_running_loop().run_in_executor(None, self._close)
+
+    def _close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class Connection(aiosqlite.Connection):
+    """An aiosqlite connection whose cursors SQLAlchemy can use at one hop per statement."""
+
+    def __init__(self, path: str, busy_timeout_ms: int, checkpointer: Checkpointer) -> None:
+        def connector() -> sqlite3.Connection:
+            # check_same_thread off: inline calls come from the event loop's thread, never at the same time.
+            conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, check_same_thread=False)
+            conn.execute("PRAGMA wal_autocheckpoint = 0").close()  # the Checkpointer does it, off the loop
+            return conn
+
+        super().__init__(connector, iter_chunk_size=64)
+        self._thread.daemon = True
+        self.busy_timeout_ms = busy_timeout_ms
+        self._checkpointer = checkpointer
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        return self._conn
+
+    async def call(self, fn: Callable[..., Any], *args: Any, inline: bool = False) -> Any:
+        """fn(*args) with the sqlite3 connection: inline (it must not wait for a lock), else on its thread."""
+        if inline:
+            return fn(*args)
+        return await self._execute(fn, *args)
+
+    def cursor(self) -> Cursor:  # type: ignore[override]
+        return Cursor(self)
+
+    async def commit(self) -> None:
+        """Inline: a WAL commit that never checkpoints writes the log and does not sync."""
+        if self._conn.in_transaction:
+            self._conn.commit()
+            self._checkpointer.committed()
+
+    async def rollback(self) -> None:
+        if self._connection is not None:
+            self._conn.rollback()
+
+    async def begin(self, *, immediate: bool) -> None:
+        """BEGIN IMMEDIATE (a writer) or a deferred BEGIN (a reader, which takes no lock: inline)."""
+        if not immediate:
+            self._conn.execute("BEGIN").close()
+        elif not self._begin_immediate_now():
+            await self.call(self._run, "BEGIN IMMEDIATE", ())  # another process writes: wait on the thread
+
+    async def statement(self, sql: str, parameters: Sequence[Any]) -> Described:
+        if sql.lstrip()[:15].upper().startswith("BEGIN IMMEDIATE") and self._begin_immediate_now():
+            return None, -1, None, []
+        described: Described = await self.call(self._run, sql, parameters, inline=_takes_no_lock(sql))
+        return described
+
+    def _begin_immediate_now(self) -> bool:
+        """BEGIN IMMEDIATE if the write lock is free this instant; False when someone else holds it."""
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:
+                raise
+            return False
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+
+    def _run(self, sql: str, parameters: Sequence[Any]) -> Described:
+        cursor = self._conn.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            rows = cursor.fetchall() if cursor.description else []
+            return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+        finally:
+            cursor.close()
+
+    def _run_many(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Described:
+        cursor = self._conn.cursor()
+        try:
+            cursor.executemany(sql, parameters)
+            return None, cursor.rowcount, cursor.lastrowid, []
+        finally:
+            cursor.close()
+
+
+class Cursor:
+    """What SQLAlchemy's aiosqlite adapter asks of a cursor, with the rows fetched along with the execute."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: Any = None
+        self.arraysize = 1
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> Cursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor:
+        described = await self._connection.statement(sql, parameters)
+        self.description, self.rowcount, self.lastrowid, self._rows = described
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any]]) -> Cursor:
+        run = partial(self._connection._run_many, sql, list(parameters))
+        self.description, self.rowcount, self.lastrowid, self._rows = await self._connection.call(run)
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = self.arraysize if size is None else size
+        taken, self._rows = self._rows[:size], self._rows[size:]
+        return taken
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []

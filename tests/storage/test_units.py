@@ -1,0 +1,113 @@
+"""Units of work that mix raw statements (storage.sql) with the ORM: one transaction either way."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from reportbot.rules.model import EventKind, Role
+from reportbot.storage.db import Database
+from reportbot.storage.tables import DailyCounterRow, EventRow
+from tests.conftest import local
+
+NOW = local("2026-11-23 10:00")
+
+
+async def count(db: Database, table: type) -> int:
+    async with db.uow(write=False) as uow:
+        return int((await uow.session.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+async def office(db: Database) -> tuple[int, int]:
+    async with db.uow() as uow:
+        project = await uow.projects.add("森林半岛", "-1001234", None, NOW)
+        li = await uow.staff.add("李四", "飞虎队", Role.CANVASSER, project.id, {"telegram": "101"}, NOW)
+        await uow.commit()
+    return project.id, li.id
+
+
+async def log(uow: object, project_id: int, actor_id: int) -> None:
+    await uow.events.add(project_id=project_id, phone="138***88888", kind=EventKind.FOLLOWED_UP,  # type: ignore[attr-defined]
+                         actor_id=actor_id, at=NOW, detail="回访")
+
+
+async def test_raw_statements_and_orm_writes_commit_together_and_roll_back_together(db: Database) -> None:
+    project_id, li = await office(db)
+    for commit in (False, True):
+        async with db.uow() as uow:
+            await log(uow, project_id, li)  # raw
+            await uow.counters.bump("malformed_report", "20261123")  # ORM, same transaction
+            if commit:
+                await uow.commit()
+        assert await count(db, EventRow) == await count(db, DailyCounterRow) == int(commit)
+
+
+async def test_a_raw_unit_refuses_the_orm(db: Database) -> None:
+    async with db.uow(orm=False) as uow:
+        with pytest.raises(RuntimeError, match="raw statements only"):
+            uow.session  # noqa: B018
+
+
+async def test_a_raw_joined_unit_rolled_back_takes_back_only_its_own_writes(db: Database) -> None:
+    project_id, li = await office(db)
+    async with db.enclosing() as outer:
+        await log(outer, project_id, li)
+        async with db.uow(orm=False) as joined:
+            await log(joined, project_id, li)
+            with pytest.raises(RuntimeError, match="would not know"):
+                joined.session  # noqa: B018  (the ORM inside a raw savepoint)
+        async with db.uow(orm=False) as joined:
+            await log(joined, project_id, li)
+            await joined.commit()
+        await outer.commit()
+    assert await count(db, EventRow) == 2
+    async with db.uow(write=False) as uow:
+        links, head = await uow.events.chain(project_id)
+    assert head == links[-1].hash and [link.prev_hash for link in links[1:]] == [links[0].hash]
+
+
+async def test_on_sqlite_a_write_unit_inside_another_fails_at_once(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+        async with db.uow():
+            with pytest.raises(RuntimeError, match="wait for itself"):
+                async with db.uow():
+                    pass
+    finally:
+        await db.dispose()
+
+
+async def test_on_sqlite_waiting_for_another_writer_does_not_hold_up_the_event_loop(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    project_id, li = await office(db)
+    other = sqlite3.connect(str(make_url(sqlite_url).database), isolation_level=None)  # another process's writer
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def write() -> None:
+        async with db.uow() as uow:
+            await log(uow, project_id, li)
+            await uow.commit()
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    try:
+        writer, ticker = asyncio.create_task(write()), asyncio.create_task(tick())
+        while ticks < 20:  # the loop turns while the unit waits for the lock on aiosqlite's thread
+            await asyncio.sleep(0.01)
+        assert not writer.done()
+        other.execute("COMMIT")
+        await writer
+        ticker.cancel()
+        assert await count(db, EventRow) == 1
+    finally:
+        other.close()
+        await db.dispose()
