@@ -37,7 +37,7 @@ async def handle_forget(msg: Incoming, sender: Staff, project: Project, args: st
         await uow.events.add(project_id=project.id, phone=stone, kind=EventKind.FORGOTTEN, actor_id=sender.id,
                              at=msg.now, detail=f"报备{found.reports}份、到访{found.visits}次、跟进{found.follow_ups}条")
         await uow.commit()
-    await svc.db.settle()
+    await svc.db.after_commit(svc.db.settle)  # inside the delivery's transaction it would wait for it
     return [Send(msg.chat_id, svc.render("forget_done.j2", stone=stone, already=False, f=found))]
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from reportbot.storage import sqlite_driver
 from reportbot.storage.uow import ENCLOSING, JoinedUnit, UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# (database identity, work to run once its enclosing transaction has committed): see Database.enclosing.
+_AFTER_COMMIT: ContextVar[tuple[int, list[Callable[[], Awaitable[object]]]] | None] = ContextVar(
+    "reportbot_after_commit", default=None
+)
 
 
 class Database:
@@ -75,14 +80,43 @@ class Database:
 
     @asynccontextmanager
     async def enclosing(self) -> AsyncIterator[UnitOfWork]:
-        """One write transaction that every unit opened inside (in this task) joins; commit it yourself."""
+        """One write transaction that every unit opened inside (in this task) joins; commit it yourself.
+
+        What was handed to ``after_commit`` inside runs once it has committed and let go of its
+        connection (and, on SQLite, of the write lock); none of it runs if it rolled back or the
+        block raised.
+        """
         unit = self._unit(self.write_engine, self._writer, immediate=True, lock=self._write_lock, orm=True)
+        later: list[Callable[[], Awaitable[object]]] = []
         async with unit as uow:
             token = ENCLOSING.set((id(self), uow))
+            hooks = _AFTER_COMMIT.set((id(self), later))
             try:
                 yield uow
             finally:
+                _AFTER_COMMIT.reset(hooks)
                 ENCLOSING.reset(token)
+            committed = uow.committed
+        if committed:
+            for work in later:
+                await work()
+
+    def enclosing_unit(self) -> UnitOfWork | None:
+        """The enclosing unit open on this database in this task, if any."""
+        enclosing = ENCLOSING.get()
+        return enclosing[1] if enclosing is not None and enclosing[0] == id(self) else None
+
+    async def after_commit(self, work: Callable[[], Awaitable[object]]) -> None:
+        """Run ``work`` once the enclosing transaction has committed; at once when there is none.
+
+        For what must not run inside it: ``settle`` waits for every writer to finish, the enclosing
+        one included, so inside it, it would wait for itself (30 s, the busy timeout) and do nothing.
+        """
+        pending = _AFTER_COMMIT.get()
+        if pending is not None and pending[0] == id(self):
+            pending[1].append(work)
+        else:
+            await work()
 
     async def settle(self) -> None:
         """After an erasure: on SQLite copy the WAL into the file and empty it, so that (with

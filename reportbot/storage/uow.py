@@ -106,6 +106,10 @@ class UnitOfWork:
             finally:
                 self._unlock()
 
+    @property
+    def committed(self) -> bool:
+        return self._committed
+
     def _unlock(self) -> None:
         if self._lock is not None:
             _LOCK_HOLDER.reset(self._holder_token)

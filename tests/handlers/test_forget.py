@@ -138,6 +138,31 @@ async def test_on_sqlite_the_erased_bytes_are_gone_from_the_file_and_the_wal(sql
         await db.dispose()
 
 
+async def test_a_forget_that_came_through_a_chat_channel_also_clears_the_file_and_the_wal(
+    sqlite_url: str, policy: Policy
+) -> None:
+    """Through Telegram or WeCom a message is handled inside its delivery's transaction
+    (handlers.delivery): the WAL can only be emptied once that has committed, not from inside it
+    (where it waited 30 s for itself, the busy timeout, and left the erased bytes in the log)."""
+    from reportbot.handlers import delivery
+    from reportbot.handlers.messages import Incoming
+    from reportbot.handlers.router import handle_message
+
+    db = Database(sqlite_url)
+    try:
+        svc = Services(db=db, render=Renderer(policy.timezone), policy=policy, phone_key=TEST_PHONE_KEY)
+        chat = await a_customer_with_a_history(svc)
+        msg = Incoming("telegram", CHEN, CHEN, False, "/forget 138***88888 确认", chat.now, "901", "msg:1:901")
+        handled = await delivery.handle_once(svc.db, msg, lambda: handle_message(msg, svc))
+        assert "已删除" in handled.to_send[0].action.text  # type: ignore[union-attr]
+        path = Path(make_url(sqlite_url).database or "")
+        stored = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        for value in PERSONAL:
+            assert value.encode() not in stored, value
+    finally:
+        await db.dispose()
+
+
 async def test_forget_also_reaches_the_deal_and_the_answers_kept_for_redelivery(svc: Services) -> None:
     from reportbot.handlers import delivery
     from reportbot.handlers.messages import Incoming

@@ -70,6 +70,37 @@ async def test_a_raw_joined_unit_rolled_back_takes_back_only_its_own_writes(db: 
     assert head == links[-1].hash and [link.prev_hash for link in links[1:]] == [links[0].hash]
 
 
+async def test_after_commit_work_waits_for_the_enclosing_commit_and_is_dropped_on_rollback(db: Database) -> None:
+    project_id, li = await office(db)
+    ran: list[str] = []
+
+    async def note(what: str) -> None:
+        # Runs outside the transaction: on SQLite a write unit here would fail inside it (it holds the lock).
+        async with db.uow() as uow:
+            await uow.counters.bump(what, "20261123")
+            await uow.commit()
+        ran.append(what)
+
+    await db.after_commit(lambda: note("alone"))  # no enclosing transaction: at once
+    assert ran == ["alone"]
+    async with db.enclosing() as outer:
+        await log(outer, project_id, li)
+        await db.after_commit(lambda: note("committed"))
+        assert ran == ["alone"]  # not yet
+        await outer.commit()
+    assert ran == ["alone", "committed"]
+    async with db.enclosing() as outer:
+        await log(outer, project_id, li)
+        await db.after_commit(lambda: note("rolled back"))
+    with pytest.raises(ZeroDivisionError):
+        async with db.enclosing() as outer:
+            await db.after_commit(lambda: note("failed"))
+            await outer.commit()
+            1 / 0  # noqa: B018
+    assert ran == ["alone", "committed"]
+    assert await count(db, EventRow) == 1
+
+
 async def test_on_sqlite_a_write_unit_inside_another_fails_at_once(sqlite_url: str) -> None:
     db = Database(sqlite_url)
     try:
