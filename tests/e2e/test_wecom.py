@@ -245,6 +245,14 @@ async def test_an_answer_lost_when_the_bot_stopped_is_sent_when_it_starts_again(
     assert office.reports() == 1
 
 
+def only_cut_in_flight_twice(said: list[Sent]) -> None:
+    """A message arrives twice only when the drop cut it in flight (WeCom took it and could not say so,
+    so the robot rightly sent it again), and then twice at most."""
+    for text in {s.text for s in said}:
+        copies = [s for s in said if s.text == text]
+        assert len(copies) == 1 or (len(copies) == 2 and not copies[0].acknowledged), [c.text for c in copies]
+
+
 async def test_a_drop_mid_burst_loses_no_report_and_answers_each_once(office: Office) -> None:
     people = [f"burst{i:02d}" for i in range(8)]
     for i, person in enumerate(people):
@@ -272,9 +280,11 @@ async def test_a_drop_mid_burst_loses_no_report_and_answers_each_once(office: Of
     probe = await office.wecom.user_says(LI, "/mine")  # the last thing the bot takes: everything before is done
     await office.one_answer(probe)
     for person in people:
-        receipts = [s.text for s in office.wecom.to(person) if "回执号" in s.text]
-        assert len(receipts) == len(set(receipts)) == expected[person], (person, receipts)
-    assert len(office.cards()) == len(calls)
+        receipts = [s for s in office.wecom.to(person) if "回执号" in s.text]
+        assert len({s.text for s in receipts}) == expected[person], (person, [s.text for s in receipts])
+        only_cut_in_flight_twice(receipts)
+    assert len({s.text for s in office.cards()}) == len(calls)
+    only_cut_in_flight_twice(office.cards())
     assert office.reports() == len(calls)
     first = {msgid for connection, msgid in office.wecom.pushes if connection == 1}
     again = {msgid for connection, msgid in office.wecom.pushes if connection == 2} & first

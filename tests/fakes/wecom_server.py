@@ -57,6 +57,9 @@ class Sent:
     chat: str  # the conversation it went to: a group's chatid or a person's userid
     body: Frame
     callback: Callback | None  # the callback it answers (None for a push)
+    # The 回包 went out on a live connection. False: the connection broke between taking the message
+    # and answering it, so the robot cannot know it arrived and may rightly send it again.
+    acknowledged: bool = False
 
     @property
     def text(self) -> str:
@@ -242,9 +245,13 @@ class FakeWeCom:
         await connection.ws.send(json.dumps({"cmd": callback.cmd, "headers": {"req_id": req_id}, "body": callback.body},
                                             ensure_ascii=False))
 
-    async def _answer(self, connection: _Connection, req_id: str, errcode: int = 0, errmsg: str = "ok") -> None:
+    async def _answer(self, connection: _Connection, req_id: str, errcode: int = 0, errmsg: str = "ok") -> bool:
+        """Whether the 回包 could go out (not after a drop, which may come while the command is taken)."""
+        if connection.dead:
+            return False
         # 长连接 / 回包: {headers: {req_id}, errcode, errmsg}
         await connection.ws.send(json.dumps({"headers": {"req_id": req_id}, "errcode": errcode, "errmsg": errmsg}))
+        return not connection.dead
 
     async def _serve(self, ws: ServerConnection) -> None:
         connection = _Connection(ws, next(self._numbers))
@@ -283,8 +290,9 @@ class FakeWeCom:
             if not body.get("chatid") or body.get("msgtype") not in ("markdown", "template_card"):
                 await self._reject(connection, req_id, frame, 40008, "invalid message type")
                 return
-            self.sent.append(Sent(cmd, str(body["chatid"]), body, None))
-            await self._answer(connection, req_id)
+            accepted = Sent(cmd, str(body["chatid"]), body, None)
+            self.sent.append(accepted)
+            accepted.acknowledged = await self._answer(connection, req_id)
         else:
             await self._reject(connection, req_id, frame, 40008, f"unknown cmd {cmd}")
         await self._notify()
@@ -307,8 +315,9 @@ class FakeWeCom:
             await self._reject(connection, req_id, frame, 40008, "invalid reply")
             return
         callback.answered = True
-        self.sent.append(Sent(cmd, callback.chat, body, callback))
-        await self._answer(connection, req_id)
+        accepted = Sent(cmd, callback.chat, body, callback)
+        self.sent.append(accepted)
+        accepted.acknowledged = await self._answer(connection, req_id)
 
     async def _reject(self, connection: _Connection, req_id: str, frame: Frame, errcode: int, errmsg: str) -> None:
         self.rejected.append(frame)
