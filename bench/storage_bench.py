@@ -99,6 +99,8 @@ PIPELINE_8_SPREAD = "pipeline, 8 concurrent callers, 5 projects"
 SQLITE3, AIOSQLITE = "bare tx, stdlib sqlite3", "bare tx, aiosqlite"
 ASYNCPG_1, ASYNCPG_8 = "bare tx, asyncpg 1 connection", "bare tx, asyncpg 8 connections"
 PIPELINE_RACE, FLOOR_RACE = "race via pipeline", "race via bare tx"
+GROUP = 16  # bot/polling.py GROUP: updates of one getUpdates batch handled in one transaction
+PIPELINE_GROUPED = f"pipeline, 1 caller, groups of {GROUP} in one transaction (as bot/polling.py)"
 ISSUE_FIGURES = {
     SQLITE3: "issue: ≈ 32,000/s, p99 ≈ 60 µs",
     AIOSQLITE: "issue: ≈ 1,900/s, p99 ≈ 0.9 ms",
@@ -278,6 +280,19 @@ async def timed_workers(call: Callable[[int], Awaitable[object]], count: int, wo
 
 def calls(call: Callable[[int], Awaitable[object]], count: int, workers: int = 1) -> Load:
     return Load(lambda n: timed_workers(call, n, workers), count)
+
+
+def grouped(call_group: Callable[[int], Awaitable[object]], count: int) -> Load:
+    """``count`` reports as count / GROUP calls of a group each; a latency is a whole group's (its
+    reports' answers go out once it has committed)."""
+
+    async def run(n: int) -> Sample:
+        groups = max(1, n // GROUP)
+        start = time.perf_counter()
+        latencies = await capped_calls(call_group, groups, float("inf"))
+        return groups * GROUP / (time.perf_counter() - start), latencies
+
+    return Load(run, count)
 
 
 Answers = list[bool | BaseException]  # per racer: receipt or not, or the error it got instead
@@ -521,7 +536,16 @@ def pipeline_loads(svc: Services, ledger: Ledger, plan: Plan) -> dict[str, Load]
             *(answer_report(svc, phone, n) for n in range(count)), return_exceptions=True
         )
 
-    loads = {PIPELINE: calls(one, plan.pipeline_reports), PIPELINE_RACE: race(answer_all)}
+    async def one_group(g: int) -> None:
+        async with delivery.batch(svc.db):
+            for k in range(GROUP):
+                await send_report(svc, phone_text(ledger.take_phones()), g * GROUP + k)
+
+    loads = {
+        PIPELINE: calls(one, plan.pipeline_reports),
+        PIPELINE_GROUPED: grouped(one_group, plan.pipeline_reports),
+        PIPELINE_RACE: race(answer_all),
+    }
     if ledger.kind == POSTGRES:
         loads[PIPELINE_8] = calls(one, plan.pipeline_reports, workers=8)
         loads[PIPELINE_8_SPREAD] = calls(
@@ -736,6 +760,12 @@ def comparison_rows(
     ]  # fmt: skip
 
 
+def grouped_rows(ledger: Ledger, m: dict[str, Measured], floor: str) -> list[Row]:
+    rate, p99 = comparison_rows(ledger, m, PIPELINE_GROUPED, floor, ("", ""))
+    group_note = f"; p50/p99 per group of {GROUP}: until its answers may go out"
+    return [replace(rate, note=rate.note + group_note), replace(p99, note=p99.note + group_note)]
+
+
 def throughput_rows(ledger: Ledger, m: dict[str, Measured]) -> list[Row]:
     floors = [Row(SECTION, f"{name} — {where(ledger)}", m[name].rate, "reports/s", ISSUE_FIGURES[name],
                   note=latency_note(m[name])) for name in ISSUE_FIGURES if name in m]  # fmt: skip
@@ -744,8 +774,10 @@ def throughput_rows(ledger: Ledger, m: dict[str, Measured]) -> list[Row]:
         goals = ("≥ 1,000/s and ratio ≥ 0.50" if big else "", "< 5 ms" if big else "")
         pipeline = comparison_rows(ledger, m, PIPELINE, AIOSQLITE, goals)
         pipeline += comparison_rows(ledger, m, PIPELINE, SQLITE3, ("", ""))[:1]
+        pipeline += grouped_rows(ledger, m, AIOSQLITE) + grouped_rows(ledger, m, SQLITE3)[:1]
     else:
         pipeline = comparison_rows(ledger, m, PIPELINE, ASYNCPG_1, ("", ""))
+        pipeline += grouped_rows(ledger, m, ASYNCPG_1)
         pipeline += comparison_rows(ledger, m, PIPELINE_8, ASYNCPG_8, ("ratio ≥ 0.50", ""))
         pipeline += comparison_rows(ledger, m, PIPELINE_8_SPREAD, ASYNCPG_8, ("", ""))[:1]
     return pipeline + floors

@@ -6,13 +6,15 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -56,6 +58,7 @@ JOURNAL_FOLD_SECONDS = 2.0
 PRUNE_EVERY = timedelta(hours=1)
 MAX_SEND_BACKOFF_SECONDS = 60.0
 CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
+SEND_CONNECTIONS = 8  # connections to the Bot API, and requests in flight at once (BoundedRequest)
 
 
 def transient(exc: TelegramError) -> bool:
@@ -69,6 +72,26 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
     )
+
+
+class BoundedRequest(HTTPXRequest):
+    """At most ``size`` requests in flight; the others wait their turn here, not in httpx's pool.
+
+    The per-chat queues (bot/outbox.py) put one send per chat in flight at once. Left to httpx, they
+    queue in its connection pool, which, each time a connection frees, matches every waiting request
+    against every connection: with 50 chats sending, measured, that bookkeeping cost more CPU than
+    the sends themselves, and a request waiting longer than the pool timeout fails. Here they wait on
+    a semaphore, in order, for nothing. The wait comes after the rate limiter's (which wraps the
+    whole request), so a group held back by its limit never holds a slot.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__(connection_pool_size=size)
+        self._slots = asyncio.Semaphore(size)
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        async with self._slots:
+            return await super().do_request(*args, **kwargs)
 
 
 class TelegramTransport:
@@ -85,17 +108,18 @@ class TelegramTransport:
         self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
 
-    def build(self, settings: Settings) -> Application:  # type: ignore[type-arg]
+    def build(self, settings: Settings, rate_limiter: AIORateLimiter | None = None) -> Application:  # type: ignore[type-arg]
+        """The application `reportbot run` serves; ``rate_limiter``: Telegram's limits unless given (a benchmark)."""
         assert settings.telegram_bot_token is not None
         application = (
             ApplicationBuilder()
             .token(settings.telegram_bot_token.get_secret_value())
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
             # A small pool: httpx's pool bookkeeping grows with its size and, measured, halved the
             # messages a second of a bot with many sends in flight at PTB's default of 256.
-            .connection_pool_size(8)
+            .request(BoundedRequest(SEND_CONNECTIONS))
             .post_init(self.on_start)
             .post_shutdown(self.on_shutdown)
             .build()
@@ -151,7 +175,7 @@ class TelegramTransport:
                 else:
                     await application.bot.delete_webhook()  # getUpdates is refused while a webhook is set
                     await poll(application, stop, self.handle, interval=settings.telegram_poll_interval,
-                               allowed_updates=UPDATES)
+                               allowed_updates=UPDATES, batch=lambda: delivery.batch(self.services.db))
             finally:
                 await self._stop_sending()  # while the bot can still send
         await self.services.db.dispose()
@@ -225,7 +249,7 @@ class TelegramTransport:
         handled = await delivery.handle_once(
             self.services.db, incoming, lambda: handle_message(incoming, self.services)
         )
-        self.dispatch(handled.to_send)
+        await self._after_commit(lambda: self.dispatch(handled.to_send))
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: always answered, even when it changes nothing."""
@@ -234,7 +258,7 @@ class TelegramTransport:
             return
         message = query.message
         if message is None:
-            await query.answer()
+            await self._after_commit(query.answer)
             return
         press = Press(
             channel=CHANNEL,
@@ -246,12 +270,26 @@ class TelegramTransport:
             delivery_key=f"press:{query.id}",
         )
         handled = await delivery.handle_once(self.services.db, press, lambda: handle_press(press, self.services))
-        self.dispatch(handled.to_send)
         alerts = [a.text for a in handled.alerts if a.text]
-        try:
-            await query.answer(alerts[0] if alerts else None)
-        except TelegramError as exc:  # too late or a redelivery: the press itself was handled
-            log.info("could not answer callback query %s: %s", query.id, exc)
+
+        async def answer() -> None:
+            self.dispatch(handled.to_send)
+            try:
+                await query.answer(alerts[0] if alerts else None)
+            except TelegramError as exc:  # too late or a redelivery: the press itself was handled
+                log.info("could not answer callback query %s: %s", query.id, exc)
+
+        await self._after_commit(answer)
+
+    async def _after_commit(self, work: Callable[[], object]) -> None:
+        """Answers go out once what they answer is committed: at once, or after the polling loop's
+        batch (``delivery.batch``) has committed; if that batch fails, never (it is handled again)."""
+        async def run() -> None:
+            done = work()
+            if asyncio.iscoroutine(done):
+                await done
+
+        await self.services.db.after_commit(run)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("update failed", exc_info=context.error)

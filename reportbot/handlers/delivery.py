@@ -9,13 +9,16 @@ case records and the answers it is owed are committed in ONE transaction (``Data
 * a crash after the commit leaves the answers in the outbox, sent on the next start (``unsent``).
 
 The transports then send from the outbox and note each answer's progress (``bot.journal``, folded
-in here by ``record_progress``).
+in here by ``record_progress``). A transport hands its sends to ``Database.after_commit``: inside a
+``batch`` (several deliveries, one commit, as the polling loop handles a fetched batch of updates) they
+go out once the whole batch has committed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,13 +60,37 @@ async def handle_once(
     """Run ``work`` for ``item`` unless its delivery key was handled before; store its answers with it."""
     if item.delivery_key is None:
         return Handled(False, [Queued(a) for a in await work()])
+    batched = db.enclosing_unit()
+    if batched is not None:  # inside batch(): it commits, for all its deliveries at once
+        return await _handle(batched, item, item.delivery_key, work)
     async with db.enclosing() as uow:
-        delivery_id = await uow.deliveries.claim(item.channel, item.delivery_key, item.now)
-        if delivery_id is None:
-            return Handled(True, [])
-        answers = await _store(uow, delivery_id, item.channel, item.now, await work())
+        handled = await _handle(uow, item, item.delivery_key, work)
+        if not handled.duplicate:
+            await uow.commit()
+    return handled
+
+
+async def _handle(
+    uow: UnitOfWork, item: Incoming | Press, key: str, work: Callable[[], Awaitable[list[Action]]]
+) -> Handled:
+    delivery_id = await uow.deliveries.claim(item.channel, key, item.now)
+    if delivery_id is None:
+        return Handled(True, [])
+    return Handled(False, await _store(uow, delivery_id, item.channel, item.now, await work()))
+
+
+@asynccontextmanager
+async def batch(db: Database) -> AsyncIterator[None]:
+    """Handle several deliveries in ONE transaction: one commit (and on SQLite one write lock) for all.
+
+    Each ``handle_once`` inside records its key, its work and its answers in this transaction, in the
+    order called: first come stays first. It commits when the block ends; if the block raises, none
+    of them is recorded and nothing handed to ``Database.after_commit`` (their answers) runs, so the
+    caller may handle them again, one by one.
+    """
+    async with db.enclosing() as uow:
+        yield
         await uow.commit()
-    return Handled(False, answers)
 
 
 async def with_stored_answers(

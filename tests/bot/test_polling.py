@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from reportbot.bot import polling
@@ -64,6 +66,91 @@ async def test_an_update_that_always_fails_is_skipped_after_three_attempts(monke
     await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=()), 5)
     assert handled == [7, 7, 7, 8]
     assert "update 7 failed 3 times" in caplog.text
+
+
+class FakeBatch:
+    """delivery.batch's part: which updates shared a transaction, and whether it committed."""
+
+    def __init__(self, commit_fails: int = 0) -> None:
+        self.groups: list[tuple[list[int], str]] = []
+        self.current: list[int] | None = None
+        self.commit_fails = commit_fails
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[None]:
+        self.current = []
+        try:
+            yield
+        except BaseException:
+            self.groups.append((self.current, "rolled back"))
+            raise
+        finally:
+            group, self.current = self.current, None
+        if self.commit_fails:
+            self.commit_fails -= 1
+            self.groups.append((group, "commit failed"))
+            raise OSError("the database went away at the commit")
+        self.groups.append((group, "committed"))
+
+    def handled(self, update_id: int) -> None:
+        if self.current is not None:
+            self.current.append(update_id)
+
+
+async def test_a_fetched_batch_is_handled_in_order_in_groups_of_one_transaction_each(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    bot = FakeBot(list(range(1, 41)), stop=stop)
+    batch, handled = FakeBatch(), []
+
+    async def handle(update: FakeUpdate) -> bool:
+        handled.append(update.update_id)
+        batch.handled(update.update_id)
+        return True
+
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
+                                        batch=batch), 5)
+    assert handled == list(range(1, 41))  # each once, in Telegram's order
+    assert [(len(g), how) for g, how in batch.groups] == [(16, "committed"), (16, "committed"), (8, "committed")]
+    assert bot.offsets == [0, 41]
+
+
+async def test_a_failure_in_a_group_rolls_it_back_and_its_updates_are_handled_one_by_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(polling, "_pause", _no_pause)
+    stop = asyncio.Event()
+    bot = FakeBot([1, 2, 3, 4], stop=stop)
+    batch, handled, failing = FakeBatch(), [], {3: 2}  # update 3 fails twice, then goes through
+
+    async def handle(update: FakeUpdate) -> bool:
+        handled.append(update.update_id)
+        batch.handled(update.update_id)
+        if failing.get(update.update_id):
+            failing[update.update_id] -= 1
+            return False
+        return True
+
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
+                                        batch=batch), 5)
+    # The group [1, 2, 3] is rolled back at 3; then one by one: 1, 2, 3 (fails, unconfirmed, paused);
+    # fetched again from 3: the group [3, 4] fails no more.
+    assert batch.groups == [([1, 2, 3], "rolled back"), ([3, 4], "committed")]
+    assert handled == [1, 2, 3, 1, 2, 3, 3, 4]
+    assert bot.offsets == [0, 3, 5]
+
+
+async def test_a_failed_commit_hands_the_group_over_to_one_by_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stop = asyncio.Event()
+    bot = FakeBot([1, 2], stop=stop)
+    batch, handled = FakeBatch(commit_fails=1), []
+
+    async def handle(update: FakeUpdate) -> bool:
+        handled.append(update.update_id)
+        batch.handled(update.update_id)
+        return True
+
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
+                                        batch=batch), 5)
+    assert batch.groups == [([1, 2], "commit failed")]
+    assert handled == [1, 2, 1, 2] and bot.offsets == [0, 3]
 
 
 async def _no_pause(stop: asyncio.Event, seconds: float) -> None:

@@ -20,7 +20,7 @@ from reportbot.handlers.messages import Action, Edit, Incoming, Press, Send
 from reportbot.handlers.router import handle_message
 from reportbot.storage.db import Database
 from reportbot.storage.tables import EventRow, OutboxRow, ReportRow
-from tests.office import GROUP, LI, ZHAO, open_office, report_text
+from tests.office import GROUP, LI, WANG, ZHAO, open_office, report_text
 from tests.conftest import local
 
 NOW = local("2026-11-23 10:00")
@@ -180,3 +180,44 @@ async def test_a_claimed_reminder_is_stored_with_its_claim_so_a_crash_before_sen
     # The process dies before sending: the reminder is claimed (no sweep sends it again) and still owed.
     assert await run_sweep(svc, local("2026-11-23 10:32"), "console") == []
     assert [q.action for q in await delivery.unsent(svc.db, "console")] == [q.action for q in due]
+
+
+async def test_a_batch_records_its_deliveries_in_one_commit_first_come_first_and_answers_after_it(svc: Services) -> None:
+    """delivery.batch (the polling loop's groups): both reports in one transaction, in order; what
+    waits for the commit (the transport's sends) runs only after it."""
+    await open_office(svc)
+    same_customer = [message(report_text(), key="msg:101:1"),
+                     message(report_text(team="猛虎队", who="王五"), key="msg:103:2", user=WANG)]
+    sent: list[str] = []
+    async with delivery.batch(svc.db):
+        for msg in same_customer:
+            handled = await delivery.handle_once(svc.db, msg, answering(msg, svc))
+            texts = [q.action.text for q in handled.to_send if isinstance(q.action, Send)]
+
+            async def send(texts: list[str] = texts) -> None:
+                sent.extend(texts)
+
+            await svc.db.after_commit(send)
+        assert sent == []  # nothing goes out before the commit
+    assert "回执号" in sent[0] and "撞单" in sent[2] and "飞虎队" in sent[2], sent
+    assert await count(svc, ReportRow) == 1  # the first one holds the customer
+    again = await delivery.handle_once(svc.db, same_customer[1], answering(same_customer[1], svc))
+    assert again.duplicate  # its key was committed with the batch
+
+
+async def test_a_batch_that_fails_records_nothing_and_answers_nothing(svc: Services) -> None:
+    await open_office(svc)
+    msg = message(report_text(), key="msg:101:1")
+    sent: list[str] = []
+
+    async def send() -> None:
+        sent.append("receipt")
+
+    with pytest.raises(RuntimeError):
+        async with delivery.batch(svc.db):
+            await delivery.handle_once(svc.db, msg, answering(msg, svc))
+            await svc.db.after_commit(send)
+            raise RuntimeError("the next update of the group failed")
+    assert sent == [] and await count(svc, ReportRow) == 0 and await count(svc, OutboxRow) == 0
+    handled = await delivery.handle_once(svc.db, msg, answering(msg, svc))  # handled again, alone
+    assert not handled.duplicate and await count(svc, ReportRow) == 1
