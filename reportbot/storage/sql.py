@@ -58,6 +58,7 @@ def qmark(stmt: str) -> str:
     return re.sub(r"\$(\d+)", r"?\1", stmt)
 
 
+@lru_cache(maxsize=1024)  # a report binds the same few times (its arrival, its reminders) a dozen times
 def _stored_time(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime refused: the ledger stores aware UTC times only")

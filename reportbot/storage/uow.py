@@ -83,6 +83,8 @@ class UnitOfWork:
         self._sql: Sql | None = None
         self._raw_savepoints = 0
         self._committed = False
+        if self.dialect == "sqlite":  # asked before every statement: kept at hand
+            self._sqlite = self._raw.driver_connection.sqlite  # type: ignore[union-attr]
         self.projects = ProjectRepository(self)
         self.staff = StaffRepository(self)
         self.reports = ReportRepository(self)
@@ -164,7 +166,7 @@ class UnitOfWork:
 
     def _in_transaction(self) -> bool:
         if self.dialect == "sqlite":
-            return bool(self._raw.driver_connection.sqlite.in_transaction)  # type: ignore[union-attr]
+            return bool(self._sqlite.in_transaction)
         return self._raw.dbapi_connection._transaction is not None  # type: ignore[union-attr]
 
     async def _begin(self) -> None:
