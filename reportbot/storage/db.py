@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -17,6 +18,7 @@ from sqlalchemy.util import await_
 from reportbot.storage import sqlite_driver
 from reportbot.storage.uow import ENCLOSING, JoinedUnit, UnitOfWork
 
+log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # (database identity, work to run once its enclosing transaction has committed): see Database.enclosing.
 _AFTER_COMMIT: ContextVar[tuple[int, list[Callable[[], Awaitable[object]]]] | None] = ContextVar(
@@ -83,8 +85,8 @@ class Database:
         """One write transaction that every unit opened inside (in this task) joins; commit it yourself.
 
         What was handed to ``after_commit`` inside runs once it has committed and let go of its
-        connection (and, on SQLite, of the write lock); none of it runs if it rolled back or the
-        block raised.
+        connection (and, on SQLite, of the write lock), in order; one that fails is logged and the
+        rest still run. None of it runs if it rolled back or the block raised.
         """
         unit = self._unit(self.write_engine, self._writer, immediate=True, lock=self._write_lock, orm=True)
         later: list[Callable[[], Awaitable[object]]] = []
@@ -99,7 +101,10 @@ class Database:
             committed = uow.committed
         if committed:
             for work in later:
-                await work()
+                try:
+                    await work()
+                except Exception:  # committed is committed: the caller must not take it for a failure
+                    log.exception("work after a commit failed")
 
     def enclosing_unit(self) -> UnitOfWork | None:
         """The enclosing unit open on this database in this task, if any."""

@@ -89,6 +89,15 @@ async def test_after_commit_work_waits_for_the_enclosing_commit_and_is_dropped_o
         assert ran == ["alone"]  # not yet
         await outer.commit()
     assert ran == ["alone", "committed"]
+
+    async def broken() -> None:
+        raise OSError("Telegram is away")
+
+    async with db.enclosing() as outer:  # a failing one is logged; the next still runs; the commit stands
+        await db.after_commit(broken)
+        await db.after_commit(lambda: note("after a broken one"))
+        await outer.commit()
+    assert ran == ["alone", "committed", "after a broken one"]
     async with db.enclosing() as outer:
         await log(outer, project_id, li)
         await db.after_commit(lambda: note("rolled back"))
@@ -97,7 +106,7 @@ async def test_after_commit_work_waits_for_the_enclosing_commit_and_is_dropped_o
             await db.after_commit(lambda: note("failed"))
             await outer.commit()
             1 / 0  # noqa: B018
-    assert ran == ["alone", "committed"]
+    assert ran == ["alone", "committed", "after a broken one"]
     assert await count(db, EventRow) == 1
 
 
