@@ -77,6 +77,7 @@ async def _record_visit(
 ) -> Announcement | Visit:
     phone, phone_hash = args.phone.masked, svc.phone_hash(args.phone)
     async with svc.db.uow() as uow:
+        await uow.visits.lock_customer(project.id, phone)
         earlier = await uow.visits.of_customer(project.id, phone, phone_hash)
         if earlier is not None:
             await uow.events.add(project_id=project.id, phone=phone, kind=EventKind.REVISITED, actor_id=sender.id,

@@ -650,6 +650,15 @@ class VisitRepository(_Repository):
     async def _many(self, stmt: Any) -> list[Visit]:
         return [self._visit(*r) for r in (await self.session.execute(stmt)).all()]
 
+    async def lock_customer(self, project_id: int, phone: str) -> None:
+        """Hold this customer (project, masked number) until the transaction ends: visits of one
+        customer are then recorded one after another. A visit given with the full number and one given
+        masked land in different unique indexes, so on PostgreSQL, where writers run at once, nothing
+        else would stop both from being recorded. SQLite's write lock does this already."""
+        sql = await self.sql()
+        if sql.dialect == "postgresql":
+            await sql.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", project_id, phone)
+
     async def of_customer(self, project_id: int, phone: str, phone_hash: str | None = None) -> Visit | None:
         """The customer's visit: by the masked key, told apart by the keyed hash where both sides have one."""
         stmt = self._select().where(VisitRow.project_id == project_id, VisitRow.phone == phone).order_by(VisitRow.id)

@@ -93,3 +93,30 @@ async def test_a_visit_refuses_reports_of_its_own_customer_only(svc: Services) -
     await chat.say(ZHAO, "/visit 13900012345")
     refused = only(await chat.say(LI, report_text(customer="李女士", phone="139***12345")), LI).text
     assert "到访" in refused and "不再接受报备" in refused  # masked: it may be the visitor, so refused
+
+
+async def test_one_visit_given_at_once_with_the_full_and_the_masked_number_is_recorded_once(svc: Services) -> None:
+    """The front desk types the full number while the assistant types the masked one, at the same
+    moment: the two land in different unique indexes (exact / masked), so on PostgreSQL only a lock on
+    the customer keeps the second from recording a second visit."""
+    import asyncio
+
+    from reportbot.handlers.messages import Incoming
+    from reportbot.handlers.router import handle_message
+    from tests.office import CHEN
+
+    await open_office(svc)
+    chat = Chat(svc)
+    customers = [f"1381234{n:04d}" for n in range(8)]
+    for n, full in enumerate(customers):
+        await chat.say(LI, report_text(customer=f"客户{n}", phone=full))
+    now = chat.at("2026-11-24 10:00").now
+    for full in customers:
+        masked = full[:3] + "***" + full[-5:]
+        await asyncio.gather(
+            handle_message(Incoming("console", ZHAO, ZHAO, False, f"/visit {full}", now), svc),
+            handle_message(Incoming("console", CHEN, CHEN, False, f"/visit {masked}", now), svc),
+        )
+    async with svc.db.uow(write=False) as uow:
+        visits = (await uow.session.execute(select(VisitRow.phone))).scalars().all()
+    assert sorted(visits) == sorted(full[:3] + "***" + full[-5:] for full in customers)
