@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,7 +102,8 @@ async def export_ledger(svc: Services, project: Project, period: Period, now: da
               [(e.at, e.phone, EVENT_LABELS[e.kind], e.actor_name, e.actor_team, e.receipt_no, e.detail)
                for e in in_period]),
     ]
-    data = build_workbook(sheets, svc.policy.timezone, svc.policy.mask_suffix_digits, now)
+    # On a thread: a month's workbook takes a while to build, and the event loop must keep sending.
+    data = await asyncio.to_thread(build_workbook, sheets, svc.policy.timezone, svc.policy.mask_suffix_digits, now)
     filename = f"报备台账-{_UNSAFE.sub('_', project.name)}-{period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
     counts = {"reports": len(reports), "visits": len(visits), "duplicates": len(duplicates), "deals": len(deals),
               "reminders": len(reminders), "events": len(in_period)}

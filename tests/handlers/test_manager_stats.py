@@ -174,3 +174,37 @@ async def test_when_the_chart_cannot_be_drawn_the_table_still_goes_out(svc: Serv
     chat = await scripted_week(svc)
     actions = await chat.say(CHEN, "/stats week")
     assert "合计：报备6 " in only(actions, CHEN).text and not [a for a in actions if isinstance(a, SendPhoto)]
+
+
+async def test_drawing_the_chart_leaves_the_event_loop_free(svc: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chart takes a while to draw (half a second the first time): on a thread, so the bot's other
+    work (everyone's answers going out) goes on meanwhile."""
+    import asyncio
+    import threading
+    import time
+
+    from reportbot.handlers import stats as stats_module
+
+    await open_office(svc)
+    drawn_on: list[threading.Thread] = []
+
+    def slow_chart(stats: Stats, title: str) -> bytes:
+        drawn_on.append(threading.current_thread())
+        time.sleep(0.3)
+        return b"\x89PNG"
+
+    monkeypatch.setattr(stats_module, "render_chart", slow_chart)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    running = asyncio.create_task(ticker())
+    answers = await Chat(svc).say(CHEN, "/stats")
+    running.cancel()
+    assert any(isinstance(a, SendPhoto) for a in answers)
+    assert drawn_on and drawn_on[0] is not threading.main_thread()
+    assert ticks > 0  # the loop ran while the chart was drawn
