@@ -23,7 +23,9 @@ Interpretation rules:
    ``下下周X`` of the week after. A weekday written next to a date (``11月25日周三``, or the
    ``11月25日(周三)`` the bot echoes) must agree with it.
 3. Periods: 凌晨 0–6 as written (12 → 0); 早/早上/上午 as written (0–12); 中午 11–14 (1, 2 → 13, 14);
-   下午 1–11 → +12, 12 stays 12; 傍晚/晚上/晚 1–11 → +12, 12 → midnight (next day 00:00).
+   下午 1–11 → +12, 12 stays 12; 傍晚/晚上/晚 5–11 → +12, 12 → midnight (next day 00:00);
+   晚上1点 to 晚上4点 is refused as ambiguous: said so, it means past midnight (凌晨1点) as often as
+   it is a slip for 下午1点, and a visit at either is worth asking about.
    am/pm are accepted like 上午/下午. An hour that does not fit its period is a bad time.
 4. Without a period, a time written with a colon (``9:30``) or an hour of 0 or 13–24 is a
    24-hour time, taken as written. A bare hour 1–12 (``3点``) means 13–18 for 1–6 and 7–12
@@ -340,6 +342,9 @@ def _resolve_weekday(w: _Weekday, today: date) -> date:
 # --- step 5: the time of day ------------------------------------------------------------------
 
 
+_EVENING = ("傍晚", "晚上", "晚", "夜里", "夜晚")
+
+
 def _period_hour(period: str, hour: int) -> int | None:
     """Rule 3: the 24-hour hour for an hour said with a period, or None if they do not fit."""
     if period in ("凌晨",):
@@ -352,8 +357,8 @@ def _period_hour(period: str, hour: int) -> int | None:
         return hour + 12 if 1 <= hour <= 2 else hour if 11 <= hour <= 14 else None
     if period in ("下午", "pm", "p.m."):
         return hour + 12 if 1 <= hour <= 11 else hour if 12 <= hour <= 23 else None
-    # 傍晚, 晚上, 晚, 夜里, 夜晚
-    return hour + 12 if 1 <= hour <= 12 else hour if 13 <= hour <= 24 else None
+    # 傍晚, 晚上, 晚, 夜里, 夜晚 (1–4 were refused as ambiguous before)
+    return hour + 12 if 5 <= hour <= 12 else hour if 17 <= hour <= 24 else None
 
 
 def _resolve_clock(clock: _Clock, period: str | None, is_today: bool) -> tuple[int, int] | Refusal:
@@ -362,6 +367,8 @@ def _resolve_clock(clock: _Clock, period: str | None, is_today: bool) -> tuple[i
     if clock.hour > 24 or clock.minute > 59 or (clock.hour == 24 and clock.minute):
         return _refuse("appointment_bad_time", time=written)
     if period is not None:
+        if period in _EVENING and 1 <= clock.hour <= 4:
+            return _refuse("appointment_late_night", time=written, hour=clock.hour)
         hour = _period_hour(period, clock.hour)
         if hour is None or (hour == 24 and clock.minute):
             return _refuse("appointment_bad_time", time=written)

@@ -302,6 +302,23 @@ def test_an_hour_or_minute_out_of_range_is_a_bad_time(text: str, time: str) -> N
     assert dict(refusal.params) == {"time": time}
 
 
+@pytest.mark.parametrize(("text", "time", "hour"), [("明天晚上1点", "晚上1点", "1"), ("明天晚4点", "晚4点", "4"),
+                                                    ("明天夜里2点", "夜里2点", "2")])
+def test_one_to_four_in_the_evening_is_asked_about_not_taken_for_the_afternoon(text: str, time: str, hour: str) -> None:
+    """晚上1点 used to become 13:00. It means past midnight as often as it is a slip for 下午1点."""
+    refusal = refused(text)
+    assert refusal.code == "appointment_late_night"
+    assert dict(refusal.params) == {"time": time, "hour": hour}
+    assert parsed("后天凌晨1点").hour == 1 and parsed("明天下午1点").hour == 13
+
+
+@pytest.mark.parametrize(("text", "time"), [("明天晚上16点", "晚上16点"), ("明天傍晚13点", "傍晚13点")])
+def test_an_afternoon_hour_written_as_evening_is_a_bad_time(text: str, time: str) -> None:
+    refusal = refused(text)
+    assert refusal.code == "appointment_bad_time"
+    assert dict(refusal.params) == {"time": time}
+
+
 def test_a_midnight_after_the_last_representable_day_is_a_bad_date() -> None:
     assert refused("9999-12-31 24:00").code == "appointment_bad_date"
 
@@ -400,7 +417,7 @@ def test_every_refusal_template_renders_its_params_as_one_line() -> None:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined)
     samples = [
         refused(""), refused("xyz"), refused("明天"), refused("3点"), refused("2月30日下午3点"),
-        refused("明天25点"), refused("11月25日周五下午3点"),
+        refused("明天25点"), refused("11月25日周五下午3点"), refused("明天晚上1点"),
         check_window(at(11, 23, 9), NOW, POLICY), check_window(NOW + timedelta(minutes=5), NOW, POLICY),
         check_window(at(12, 5, 10), NOW, POLICY),
     ]
