@@ -31,6 +31,7 @@ from reportbot.handlers.messages import (
     SendPhoto,
 )
 from reportbot.handlers.router import handle_message
+from reportbot.rules import privacy
 from reportbot.handlers.sweep import sweep
 from reportbot.scheduler.clock import ManualClock
 
@@ -179,7 +180,8 @@ async def run_console(
         line = source.readline()
         if not line:
             break
-        if echo and line.strip():
-            print(f"<< {line.rstrip()}", file=out, flush=True)
+        if echo and line.strip():  # a transcript is kept and shared: no whole number in it either
+            shown = privacy.mask_full_numbers(line.rstrip(), services.policy.mask_suffix_digits)
+            print(f"<< {shown}", file=out, flush=True)
         if not await console.run_line(line):
             break

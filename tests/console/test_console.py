@@ -65,3 +65,12 @@ def test_photos_and_documents_are_named_with_their_size_and_saved_with_files(tmp
     assert (files / photo[1]).read_bytes().startswith(b"\x89PNG") and Path(photo[2]) == files / photo[1]
     assert (files / document[1]).read_bytes().startswith(b"PK")
     assert "  森林半岛 今天统计（2026-11-23）" in result.stdout  # the caption, indented under the file's line
+
+
+def test_the_transcript_shows_a_typed_whole_number_masked(tmp_path: Path) -> None:
+    script = ("!clock 2026-11-23 10:00\n"
+              "@101 报备 客户：张先生 电话：13812388888 队名：飞虎队 拓客：李四 到访：明天下午3点\n")
+    result = reportbot("console", "--demo", db=tmp_path / "ledger.db", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "<< @101 报备 客户：张先生 电话：138***88888" in result.stdout
+    assert "13812388888" not in result.stdout and "回执号" in result.stdout
