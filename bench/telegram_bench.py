@@ -429,31 +429,35 @@ class Throughput:
 async def throughput_run(
     spec: BotSpec, office: Office, reports: int, databases: Databases, log: Path
 ) -> Throughput:
-    """All reports at once (50 in flight); until every answer (receipt + card, or the echo) has arrived."""
+    """All reports at once (50 in flight); until every answer (receipt + card, or the echo) has arrived.
+
+    Under the production limiter only the receipts are waited for: the cards queue behind each group's
+    20 a minute (2,000 cards in 5 groups: 20 minutes), which the limits rows measure on their own."""
     spec = BotSpec(**{**asdict(spec), "db_url": await databases.fresh()})
     messages = [office.report(n) for n in range(reports)]
-    chats = [p.user_id for p in office.people] + (office.groups if spec.kind == "reportbot" else [])
-    expected = reports * (2 if spec.kind == "reportbot" else 1)
+    with_cards = spec.kind == "reportbot" and not spec.production_limiter
+    chats = [p.user_id for p in office.people] + (office.groups if with_cards else [])
+    expected = reports * (2 if with_cards else 1)
     async with bot_on_emulator(_serving(spec), log) as session:
         cpu_before = session.cpu_seconds()
         sent = await burst(session.people, messages)
         arrived = (await session.people.wait(chats, expected, timeout=600)).all(chats)
         cpu = session.cpu_seconds() - cpu_before
-    _check_answers(spec, arrived, expected)
+    _check_answers(spec, arrived, expected, receipts=reports if spec.kind == "reportbot" else 0)
     seconds = max(t for t, _ in arrived) - min(sent)
     return Throughput(expected / seconds, seconds, cpu / reports * 1000)
 
 
-def _check_answers(spec: BotSpec, arrived: list[tuple[float, str]], expected: int) -> None:
+def _check_answers(spec: BotSpec, arrived: list[tuple[float, str]], expected: int, receipts: int) -> None:
     if len(arrived) != expected:
         raise RuntimeError(f"{spec.kind}: {len(arrived)} of {expected} answers arrived")
     if spec.kind == "reportbot":
-        receipts = sum("✅ 报备已登记" in text for _, text in arrived)
-        if receipts != expected // 2:
+        got = sum("✅ 报备已登记" in text for _, text in arrived)
+        if got != receipts:
             sample = next(
                 (text for _, text in arrived if "报备已登记" not in text and "确认" not in text), "?"
             )
-            raise RuntimeError(f"only {receipts} receipts among the answers, e.g. {sample!r}")
+            raise RuntimeError(f"{got} of {receipts} receipts among the answers, e.g. {sample!r}")
 
 
 async def throughput_rows(long: bool, root: Path) -> list[Row]:
@@ -490,14 +494,16 @@ def _throughput_row(name: str, runs: list[Throughput], ceiling: Stat) -> Row:
             "≥ 80% of echo",
         ),
         "echo-concurrent": ("PTB echo bot with concurrent_updates(True)", ""),
-        "production-limiter": ("the same, production AIORateLimiter (30/s overall)", "≈ 30/s"),
+        "production-limiter": ("the same, production AIORateLimiter (30/s overall): until every receipt",
+                               "≈ 30/s"),
     }
     figure, goal = figures[name]
     seconds = Stat.of([r.seconds for r in runs])
     note = f"{len(runs)} run(s); all answers in {seconds.show()} s"
     if name in ("reportbot", "production-limiter"):
         cpu = Stat.of([r.cpu_ms_per_report for r in runs])
-        note += f"; receipt + card per report; bot CPU {cpu.show(2)} ms/report"
+        made = "receipt + card per report" if name == "reportbot" else "receipts only (the cards wait for 20/min/group)"
+        note += f"; {made}; bot CPU {cpu.show(2)} ms/report"
     if name != "production-limiter":
         note += f"; limiter {UNLIMITED} in bot and echo"
     unit = "bot messages/s"
