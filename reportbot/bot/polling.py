@@ -6,12 +6,13 @@ arrived. Here the next ``getUpdates`` (which carries the confirming offset) is a
 update of the batch has been handled and committed. A crash in between makes Telegram hand the
 unconfirmed updates out again; ``handlers.delivery`` makes handling them a second time a no-op.
 
-A fetched batch is handled in groups of up to ``GROUP`` updates, each group in one database
-transaction (``batch``, i.e. ``delivery.batch``): one commit, and on SQLite one write lock, for the
-group instead of one per update, in the order Telegram gave them. The answers go out once their group
-has committed, so a group is kept small: its first answer waits for the rest of it. If an update of a
-group fails, or the commit does, the group is rolled back whole and its updates are handled again
-one by one, each in its own transaction, as without groups.
+A fetched batch is handled in groups, each group in one database transaction (``batch``, i.e.
+``delivery.batch``): one commit, and on SQLite one write lock, for the group instead of one per update,
+in the order Telegram gave them. The answers go out once their group has committed, so a group is
+kept short: it commits after ``GROUP`` updates or once ``GROUP_SECONDS`` have passed, whichever comes
+first, so that its first answer waits a few milliseconds at most. If an update of a group fails, or
+the commit does, the group is rolled back whole and its updates are handled again one by one, each in
+its own transaction, as without groups.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -32,7 +34,8 @@ MAX_BACKOFF_SECONDS = 30.0
 
 
 ATTEMPTS = 3  # an update whose handling fails this often in a row is logged and skipped, not retried for ever
-GROUP = 16  # updates in one transaction at most (about 30 ms of handling on a slow machine)
+GROUP = 16  # updates in one transaction at most
+GROUP_SECONDS = 0.003  # a group commits once its handling has taken this long
 Batch = Callable[[], AbstractAsyncContextManager[None]]
 
 
@@ -80,9 +83,9 @@ async def poll(
         while i < len(updates):
             group = updates[i : i + GROUP]
             if batch is not None and len(group) > 1 and i >= alone_until:
-                if await _in_one_transaction(group, handle, batch):
-                    i += len(group)
-                    offset = group[-1].update_id + 1
+                if done := await _in_one_transaction(group, handle, batch):
+                    i += done
+                    offset = group[done - 1].update_id + 1
                     await asyncio.sleep(0)  # let the group's answers start going out
                     continue
                 alone_until = i + len(group)
@@ -103,20 +106,25 @@ async def poll(
             await _pause(stop, interval)
 
 
-async def _in_one_transaction(group: Sequence[Any], handle: Callable[[Any], Awaitable[bool]], batch: Batch) -> bool:
-    """Handle the group in one transaction; False (and nothing of it recorded or answered) if any failed."""
+async def _in_one_transaction(group: Sequence[Any], handle: Callable[[Any], Awaitable[bool]], batch: Batch) -> int:
+    """Handle the group (or, once GROUP_SECONDS have passed, its first updates) in one transaction: how
+    many were handled and committed; 0 (and nothing of them recorded or answered) if any failed."""
+    started, done = time.monotonic(), 0
     try:
         async with batch():
             for update in group:
                 if not await handle(update):
                     raise _GroupFailed
+                done += 1
+                if time.monotonic() - started >= GROUP_SECONDS:
+                    break
     except _GroupFailed:
         log.info("an update of a group of %d failed; handling them one by one", len(group))
-        return False
+        return 0
     except Exception:  # the commit itself: the same, one by one, where a failure is counted per update
         log.warning("committing a group of %d updates failed; handling them one by one", len(group), exc_info=True)
-        return False
-    return True
+        return 0
+    return done
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

@@ -114,6 +114,24 @@ async def test_a_fetched_batch_is_handled_in_order_in_groups_of_one_transaction_
     assert bot.offsets == [0, 41]
 
 
+async def test_a_group_commits_early_once_its_time_is_up(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Its first answer waits for the group's commit: a group ends after GROUP_SECONDS of handling."""
+    monkeypatch.setattr(polling, "GROUP_SECONDS", 0.0)  # every update is "slow": groups of one
+    stop = asyncio.Event()
+    bot = FakeBot([1, 2, 3], stop=stop)
+    batch, handled = FakeBatch(), []
+
+    async def handle(update: FakeUpdate) -> bool:
+        handled.append(update.update_id)
+        batch.handled(update.update_id)
+        return True
+
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
+                                        batch=batch), 5)
+    assert batch.groups == [([1], "committed"), ([2], "committed")]  # the last one is alone anyway
+    assert handled == [1, 2, 3] and bot.offsets == [0, 4]
+
+
 async def test_a_failure_in_a_group_rolls_it_back_and_its_updates_are_handled_one_by_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(polling, "_pause", _no_pause)
     stop = asyncio.Event()

@@ -81,6 +81,7 @@ async def test_a_group_with_a_failing_update_is_handled_again_one_by_one_and_not
 
     monkeypatch.setattr(telegram_transport, "handle_message", flaky)
     monkeypatch.setattr(polling, "_pause", _no_pause)
+    monkeypatch.setattr(polling, "GROUP_SECONDS", 60.0)  # one group of all three, however slow the machine
     texts = [
         (LI, report_text(customer="甲先生", phone="138***00001")),
         (WANG, report_text(customer="乙女士", phone="138***00002", team="猛虎队", who="王五")),
