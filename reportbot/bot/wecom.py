@@ -82,10 +82,12 @@ class WeComTransport:
 
     async def run(self, stop: asyncio.Event) -> None:
         """The connection and the callback worker until ``stop``; then what is queued goes out while connected."""
+        # What was left unsent is queued before any new callback is handled: a callback handled while
+        # the stored answers were being read had its answer read too, and sent twice.
+        await self.resend_unsent()
         worker = asyncio.create_task(self._work(), name="wecom:inbox")
         link_stop = asyncio.Event()
         link = asyncio.create_task(self.link.run(link_stop), name="wecom:link")
-        await self.resend_unsent()
         try:
             await stop.wait()
         finally:

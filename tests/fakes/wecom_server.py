@@ -60,6 +60,7 @@ class Sent:
     # The 回包 went out on a live connection. False: the connection broke between taking the message
     # and answering it, so the robot cannot know it arrived and may rightly send it again.
     acknowledged: bool = False
+    connection: int = 0  # the number of the connection it came on (1 the first, 2 after one drop, …)
 
     @property
     def text(self) -> str:
@@ -290,7 +291,7 @@ class FakeWeCom:
             if not body.get("chatid") or body.get("msgtype") not in ("markdown", "template_card"):
                 await self._reject(connection, req_id, frame, 40008, "invalid message type")
                 return
-            accepted = Sent(cmd, str(body["chatid"]), body, None)
+            accepted = Sent(cmd, str(body["chatid"]), body, None, connection=connection.number)
             self.sent.append(accepted)
             accepted.acknowledged = await self._answer(connection, req_id)
         else:
@@ -315,7 +316,7 @@ class FakeWeCom:
             await self._reject(connection, req_id, frame, 40008, "invalid reply")
             return
         callback.answered = True
-        accepted = Sent(cmd, callback.chat, body, callback)
+        accepted = Sent(cmd, callback.chat, body, callback, connection=connection.number)
         self.sent.append(accepted)
         accepted.acknowledged = await self._answer(connection, req_id)
 
