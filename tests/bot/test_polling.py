@@ -97,46 +97,12 @@ class FakeBatch:
             self.current.append(update_id)
 
 
-async def test_a_fetched_batch_is_handled_in_order_in_groups_of_one_transaction_each(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    stop = asyncio.Event()
-    bot = FakeBot(list(range(1, 41)), stop=stop)
-    batch, handled = FakeBatch(), []
-
-    async def handle(update: FakeUpdate) -> bool:
-        handled.append(update.update_id)
-        batch.handled(update.update_id)
-        return True
-
-    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
-                                        batch=batch), 5)
-    assert handled == list(range(1, 41))  # each once, in Telegram's order
-    assert [(len(g), how) for g, how in batch.groups] == [(16, "committed"), (16, "committed"), (8, "committed")]
-    assert bot.offsets == [0, 41]
-
-
-async def test_a_group_commits_early_once_its_time_is_up(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Its first answer waits for the group's commit: a group ends after GROUP_SECONDS of handling."""
-    monkeypatch.setattr(polling, "GROUP_SECONDS", 0.0)  # every update is "slow": groups of one
-    stop = asyncio.Event()
-    bot = FakeBot([1, 2, 3], stop=stop)
-    batch, handled = FakeBatch(), []
-
-    async def handle(update: FakeUpdate) -> bool:
-        handled.append(update.update_id)
-        batch.handled(update.update_id)
-        return True
-
-    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
-                                        batch=batch), 5)
-    assert batch.groups == [([1], "committed"), ([2], "committed")]  # the last one is alone anyway
-    assert handled == [1, 2, 3] and bot.offsets == [0, 4]
-
-
-async def test_a_failure_in_a_group_rolls_it_back_and_its_updates_are_handled_one_by_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(polling, "_pause", _no_pause)
-    stop = asyncio.Event()
-    bot = FakeBot([1, 2, 3, 4], stop=stop)
-    batch, handled, failing = FakeBatch(), [], {3: 2}  # update 3 fails twice, then goes through
+async def poll_in_groups(
+    updates: list[int], *, failing: dict[int, int] | None = None, commit_fails: int = 0
+) -> tuple[FakeBot, FakeBatch, list[int]]:
+    """Poll ``updates`` with a FakeBatch until all are confirmed; update u fails failing[u] times first."""
+    stop, failing = asyncio.Event(), dict(failing or {})
+    bot, batch, handled = FakeBot(updates, stop=stop), FakeBatch(commit_fails), []
 
     async def handle(update: FakeUpdate) -> bool:
         handled.append(update.update_id)
@@ -148,6 +114,27 @@ async def test_a_failure_in_a_group_rolls_it_back_and_its_updates_are_handled_on
 
     await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
                                         batch=batch), 5)
+    return bot, batch, handled
+
+
+async def test_a_fetched_batch_is_handled_in_order_in_groups_of_one_transaction_each() -> None:
+    bot, batch, handled = await poll_in_groups(list(range(1, 41)))
+    assert handled == list(range(1, 41))  # each once, in Telegram's order
+    assert [(len(g), how) for g, how in batch.groups] == [(16, "committed"), (16, "committed"), (8, "committed")]
+    assert bot.offsets == [0, 41]
+
+
+async def test_a_group_commits_early_once_its_time_is_up(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Its first answer waits for the group's commit: a group ends after GROUP_SECONDS of handling."""
+    monkeypatch.setattr(polling, "GROUP_SECONDS", 0.0)  # every update is "slow": groups of one
+    bot, batch, handled = await poll_in_groups([1, 2, 3])
+    assert batch.groups == [([1], "committed"), ([2], "committed")]  # the last one is alone anyway
+    assert handled == [1, 2, 3] and bot.offsets == [0, 4]
+
+
+async def test_a_failure_in_a_group_rolls_it_back_and_its_updates_are_handled_one_by_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(polling, "_pause", _no_pause)
+    bot, batch, handled = await poll_in_groups([1, 2, 3, 4], failing={3: 2})  # 3 fails twice, then goes through
     # The group [1, 2, 3] is rolled back at 3; then one by one: 1, 2, 3 (fails, unconfirmed, paused);
     # fetched again from 3: the group [3, 4] fails no more.
     assert batch.groups == [([1, 2, 3], "rolled back"), ([3, 4], "committed")]
@@ -155,18 +142,8 @@ async def test_a_failure_in_a_group_rolls_it_back_and_its_updates_are_handled_on
     assert bot.offsets == [0, 3, 5]
 
 
-async def test_a_failed_commit_hands_the_group_over_to_one_by_one(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    stop = asyncio.Event()
-    bot = FakeBot([1, 2], stop=stop)
-    batch, handled = FakeBatch(commit_fails=1), []
-
-    async def handle(update: FakeUpdate) -> bool:
-        handled.append(update.update_id)
-        batch.handled(update.update_id)
-        return True
-
-    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
-                                        batch=batch), 5)
+async def test_a_failed_commit_hands_the_group_over_to_one_by_one() -> None:
+    bot, batch, handled = await poll_in_groups([1, 2], commit_fails=1)
     assert batch.groups == [([1, 2], "commit failed")]
     assert handled == [1, 2, 1, 2] and bot.offsets == [0, 3]
 
