@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 from datetime import timedelta
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +252,13 @@ class TelegramTransport:
         handled = await delivery.handle_once(
             self.services.db, incoming, lambda: handle_message(incoming, self.services)
         )
-        await self._after_commit(lambda: self.dispatch(handled.to_send))
+
+        async def send() -> None:
+            self.dispatch(handled.to_send)
+
+        # Answers go out once what they answer is committed: at once, or after the polling loop's
+        # group (delivery.batch) has committed; if the group fails, never (it is handled again).
+        await self.services.db.after_commit(send)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: always answered, even when it changes nothing."""
@@ -261,7 +267,7 @@ class TelegramTransport:
             return
         message = query.message
         if message is None:
-            await self._after_commit(query.answer)
+            await self.services.db.after_commit(query.answer)
             return
         press = Press(
             channel=CHANNEL,
@@ -282,17 +288,7 @@ class TelegramTransport:
             except TelegramError as exc:  # too late or a redelivery: the press itself was handled
                 log.info("could not answer callback query %s: %s", query.id, exc)
 
-        await self._after_commit(answer)
-
-    async def _after_commit(self, work: Callable[[], object]) -> None:
-        """Answers go out once what they answer is committed: at once, or after the polling loop's
-        batch (``delivery.batch``) has committed; if that batch fails, never (it is handled again)."""
-        async def run() -> None:
-            done = work()
-            if asyncio.iscoroutine(done):
-                await done
-
-        await self.services.db.after_commit(run)
+        await self.services.db.after_commit(answer)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("update failed", exc_info=context.error)

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,6 @@ from reportbot.storage.uow import ENCLOSING, JoinedUnit, UnitOfWork
 
 log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# (database identity, work to run once its enclosing transaction has committed): see Database.enclosing.
-_AFTER_COMMIT: ContextVar[tuple[int, list[Callable[[], Awaitable[object]]]] | None] = ContextVar(
-    "reportbot_after_commit", default=None
-)
 
 
 class Database:
@@ -67,9 +62,9 @@ class Database:
         Inside ``enclosing()`` it is a savepoint of the enclosing transaction instead. ``orm=False``:
         the unit uses only raw statements (storage.sql) and takes no ORM session or savepoint.
         """
-        enclosing = ENCLOSING.get()
-        if enclosing is not None and enclosing[0] == id(self):
-            return JoinedUnit(enclosing[1], write=write, orm=orm)
+        enclosing = self.enclosing_unit()
+        if enclosing is not None:
+            return JoinedUnit(enclosing, write=write, orm=orm)
         if write:
             return self._unit(self.write_engine, self._writer, immediate=True, lock=self._write_lock, orm=orm)
         return self._unit(self.read_engine, self._reader, immediate=False, lock=None, orm=orm)
@@ -89,18 +84,15 @@ class Database:
         rest still run. None of it runs if it rolled back or the block raised.
         """
         unit = self._unit(self.write_engine, self._writer, immediate=True, lock=self._write_lock, orm=True)
-        later: list[Callable[[], Awaitable[object]]] = []
         async with unit as uow:
             token = ENCLOSING.set((id(self), uow))
-            hooks = _AFTER_COMMIT.set((id(self), later))
             try:
                 yield uow
             finally:
-                _AFTER_COMMIT.reset(hooks)
                 ENCLOSING.reset(token)
             committed = uow.committed
         if committed:
-            for work in later:
+            for work in uow.after_commit:
                 try:
                     await work()
                 except Exception:  # committed is committed: the caller must not take it for a failure
@@ -117,9 +109,9 @@ class Database:
         For what must not run inside it: ``settle`` waits for every writer to finish, the enclosing
         one included, so inside it, it would wait for itself (30 s, the busy timeout) and do nothing.
         """
-        pending = _AFTER_COMMIT.get()
-        if pending is not None and pending[0] == id(self):
-            pending[1].append(work)
+        enclosing = self.enclosing_unit()
+        if enclosing is not None:
+            enclosing.after_commit.append(work)
         else:
             await work()
 

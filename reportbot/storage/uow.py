@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from contextvars import ContextVar
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -83,6 +84,8 @@ class UnitOfWork:
         self._sql: Sql | None = None
         self._raw_savepoints = 0
         self._committed = False
+        # Work to run once this unit, as the enclosing one, has committed (Database.after_commit).
+        self.after_commit: list[Callable[[], Awaitable[object]]] = []
         if self.dialect == "sqlite":  # asked before every statement: kept at hand
             self._sqlite = self._raw.driver_connection.sqlite  # type: ignore[union-attr]
         self.projects = ProjectRepository(self)
