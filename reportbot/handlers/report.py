@@ -19,7 +19,7 @@ from reportbot.rules.reminders import Kind, plan_for_report
 from reportbot.rules.report_parse import ReportDraft, parse_report
 from reportbot.rules.timeparse import check_window, validity_end
 from reportbot.storage.db import Database
-from reportbot.storage.repositories import NewReport
+from reportbot.storage.repositories import NewReport, PlannedReminder
 
 MALFORMED_COUNTER = "malformed_report"
 
@@ -115,10 +115,10 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
     on_behalf = f.filed_by.name if f.filed_by.id != f.canvasser.id else None
     async with db.uow(orm=False) as uow:  # the report path's statements are all raw (storage.sql)
 
-        async def log(kind: EventKind, report_id: int) -> None:
+        async def log(kind: EventKind, report_id: int, prev: str | None = None) -> None:
             await uow.events.add(
                 project_id=f.project.id, phone=phone, kind=kind, actor_id=f.canvasser.id, at=f.now,
-                report_id=report_id, detail=on_behalf,
+                report_id=report_id, detail=on_behalf, prev=prev,
             )
 
         state = await uow.reports.customer_state(f.project.id, phone, f.canvasser.id, f.phone_hash)
@@ -138,11 +138,10 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
             return _ShowAgain(ReasonRequired, latest.id)
         if state.active_of_canvasser >= max_active:
             return TooManyActive(max_active)
-        number = await uow.reports.next_receipt_number(f.project.id, f.receipt_day)
-        report = await uow.reports.insert(
+        filed = await uow.reports.file(
             NewReport(
                 project_id=f.project.id,
-                receipt_no=f"BB-{f.receipt_day}-{number:04d}",
+                receipt_no=f"BB-{f.receipt_day}-",  # numbered as it is filed
                 customer=f.draft.customer,
                 phone=phone,
                 team=f.canvasser.team,
@@ -157,14 +156,15 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
                 source_channel=f.channel,
                 source_chat=f.chat_id,
                 phone_hash=f.phone_hash,
-            )
+            ),
+            f.receipt_day,
+            [
+                PlannedReminder(plan.kind.value, plan.due, None if plan.kind is Kind.PENDING else f.canvasser.id)
+                for plan in plan_for_report(f.now, f.draft.appointment, f.valid_until, policy)
+            ],
         )
-        await log(EventKind.REPORTED, report.id)
-        await uow.reminders.plan_many([
-            dict(key=f"{plan.kind}:{report.id}", kind=plan.kind.value, project_id=f.project.id, due_at=plan.due,
-                 report_id=report.id, staff_id=None if plan.kind is Kind.PENDING else f.canvasser.id)
-            for plan in plan_for_report(f.now, report.appointment_at, report.valid_until, policy)
-        ])
+        report = filed.report
+        await log(EventKind.REPORTED, report.id, prev=filed.chain_head)
         await uow.commit()
         return Accepted(report)
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from reportbot.rules.model import RejectReason, Role, Status
+from reportbot.rules.audit import GENESIS, first_break
+from reportbot.rules.model import EventKind, RejectReason, Role, Status
 from reportbot.storage.db import Database
-from reportbot.storage.repositories import NewReport
+from reportbot.storage.repositories import NewReport, PlannedReminder
 from tests.conftest import local
 
 NOW = local("2026-11-23 10:00")
@@ -24,10 +26,9 @@ async def office(db: Database) -> tuple[int, int, int]:
     return project.id, li.id, zhao.id
 
 
-def row(project_id: int, canvasser_id: int, phone: str = "138***88888", receipt: str = "BB-20261123-0001",
-        name: str = "李四") -> NewReport:
+def row(project_id: int, canvasser_id: int, phone: str = "138***88888", name: str = "李四") -> NewReport:
     return NewReport(
-        project_id=project_id, receipt_no=receipt, customer="张先生", phone=phone, team="飞虎队",
+        project_id=project_id, receipt_no="BB-20261123-", customer="张先生", phone=phone, team="飞虎队",
         canvasser_id=canvasser_id, canvasser_name=name, filed_by_id=canvasser_id,
         appointment_at=local("2026-11-24 15:00"), reported_at=NOW, valid_until=local("2026-12-01 00:00"), note=None,
         reason=None, source_channel="telegram", source_chat="101",
@@ -37,7 +38,7 @@ def row(project_id: int, canvasser_id: int, phone: str = "138***88888", receipt:
 async def test_times_come_back_aware_and_equal_to_what_was_stored(db: Database) -> None:
     project_id, li, _ = await office(db)
     async with db.uow() as uow:
-        report = await uow.reports.insert(row(project_id, li))
+        report = (await uow.reports.file(row(project_id, li), "20261123", [])).report
         await uow.commit()
     async with db.uow(write=False) as uow:
         again = await uow.reports.get(report.id)
@@ -49,21 +50,21 @@ async def test_times_come_back_aware_and_equal_to_what_was_stored(db: Database) 
 async def test_the_database_itself_refuses_a_second_active_report_of_one_customer(db: Database) -> None:
     project_id, li, zhao = await office(db)
     async with db.uow() as uow:
-        await uow.reports.insert(row(project_id, li))
+        await uow.reports.file(row(project_id, li), "20261123", [])
         await uow.commit()
     with pytest.raises(IntegrityError):
         async with db.uow() as uow:
-            await uow.reports.insert(row(project_id, zhao, receipt="BB-20261123-0002", name="赵敏"))
+            await uow.reports.file(row(project_id, zhao, name="赵敏"), "20261123", [])
             await uow.commit()
 
 
 async def test_a_decided_report_frees_nothing_but_a_rejected_one_frees_the_customer(db: Database) -> None:
     project_id, li, zhao = await office(db)
     async with db.uow() as uow:
-        first = await uow.reports.insert(row(project_id, li))
+        first = (await uow.reports.file(row(project_id, li), "20261123", [])).report
         assert await uow.reports.decide(first.id, status=Status.REJECTED, by=zhao, at=NOW, reject_reason=RejectReason.FORMAT)
         assert not await uow.reports.decide(first.id, status=Status.CONFIRMED, by=zhao, at=NOW)
-        await uow.reports.insert(row(project_id, zhao, receipt="BB-20261123-0002", name="赵敏"))
+        await uow.reports.file(row(project_id, zhao, name="赵敏"), "20261123", [])
         await uow.commit()
     async with db.uow(write=False) as uow:
         active = await uow.reports.active_for(project_id, "138***88888")
@@ -73,17 +74,58 @@ async def test_a_decided_report_frees_nothing_but_a_rejected_one_frees_the_custo
 
 
 async def test_receipt_numbers_count_per_project_and_day(db: Database) -> None:
-    project_id, _, _ = await office(db)
+    project_id, li, _ = await office(db)
+
+    async def file(project: int, phone: str, day: str) -> str:
+        new = replace(row(project, li, phone), receipt_no=f"BB-{day}-")
+        return (await uow.reports.file(new, day, [])).report.receipt_no
+
     async with db.uow() as uow:
         other = await uow.projects.add("山海湾", "-1005678", None, NOW)
         numbers = [
-            await uow.reports.next_receipt_number(project_id, "20261123"),
-            await uow.reports.next_receipt_number(project_id, "20261123"),
-            await uow.reports.next_receipt_number(other.id, "20261123"),
-            await uow.reports.next_receipt_number(project_id, "20261124"),
+            await file(project_id, "138***00001", "20261123"),
+            await file(project_id, "138***00002", "20261123"),
+            await file(other.id, "138***00003", "20261123"),
+            await file(project_id, "138***00004", "20261124"),
         ]
         await uow.commit()
-    assert numbers == [1, 2, 1, 1]
+    assert numbers == ["BB-20261123-0001", "BB-20261123-0002", "BB-20261123-0001", "BB-20261124-0001"]
+
+
+async def test_a_day_past_9999_reports_gets_five_digit_numbers(db: Database) -> None:
+    """Four digits are a minimum, not a cap: number 10000 is not cut to 1000 (the same on both databases)."""
+    project_id, li, _ = await office(db)
+    async with db.uow() as uow:
+        await uow.reports.file(row(project_id, li, "138***00001"), "20261123", [])
+        await (await uow.sql()).execute(
+            "UPDATE receipt_counter SET last = 9998 WHERE project_id = $1 AND day = $2", project_id, "20261123"
+        )
+        numbers = [(await uow.reports.file(row(project_id, li, f"138***0000{n}"), "20261123", [])).report.receipt_no
+                   for n in (2, 3)]
+        await uow.commit()
+    assert numbers == ["BB-20261123-9999", "BB-20261123-10000"]
+
+
+async def test_filing_plans_the_reports_reminders_and_hands_back_the_locked_chain_head(db: Database) -> None:
+    project_id, li, _ = await office(db)
+    due = local("2026-11-23 10:30")
+    async with db.uow() as uow:
+        first = await uow.reports.file(row(project_id, li, "138***00001"), "20261123", [
+            PlannedReminder("pending", due, None), PlannedReminder("appt_day", local("2026-11-24 09:00"), li),
+        ])
+        await uow.events.add(project_id=project_id, phone="138***00001", kind=EventKind.REPORTED, actor_id=li,
+                             at=NOW, report_id=first.report.id, prev=first.chain_head)
+        second = await uow.reports.file(row(project_id, li, "138***00002"), "20261123", [])
+        await uow.commit()
+    assert first.chain_head == GENESIS
+    async with db.uow(write=False) as uow:
+        links, head = await uow.events.chain(project_id)
+        assert await uow.reminders.exists(f"pending:{first.report.id}")
+        assert await uow.reminders.exists(f"appt_day:{first.report.id}")
+        assert not await uow.reminders.exists(f"pending:{second.report.id}")
+    assert [link.report_id for link in links] == [first.report.id]
+    assert second.chain_head == head == links[0].hash
+    assert first_break(links, head) is None
 
 
 async def test_a_person_is_found_by_the_id_of_the_channel_they_write_on(db: Database) -> None:
