@@ -24,6 +24,19 @@ async def find_sender(uow: UnitOfWork, channel: str, sender_id: str) -> Staff | 
     return await uow.staff.by_identity(namespaces(channel), sender_id)
 
 
+async def find_sender_at_home(uow: UnitOfWork, channel: str, sender_id: str) -> tuple[Staff | None, Project | None]:
+    """The sender and the project their private messages belong to: their default project, or the
+    only project there is (None when there are several and they have no default)."""
+    found = await uow.staff.by_identity_at_home(namespaces(channel), sender_id)
+    if found is None:
+        return None, None
+    sender, home = found
+    if sender.default_project_id is None:
+        projects = await uow.projects.all()
+        home = projects[0] if len(projects) == 1 else None
+    return sender, home
+
+
 async def private_chat_of(uow: UnitOfWork, staff_id: int, channel: str) -> str | None:
     """The chat id that reaches this person privately on ``channel`` (a private chat's id is the user id)."""
     identities = await uow.staff.identities(staff_id)

@@ -13,7 +13,7 @@ from reportbot.handlers.deal import handle_deal
 from reportbot.handlers.export import handle_export
 from reportbot.handlers.followup import handle_follow, handle_rereport
 from reportbot.handlers.forget import handle_forget
-from reportbot.handlers.identity import CHANNEL_LABELS, find_sender
+from reportbot.handlers.identity import CHANNEL_LABELS, find_sender, find_sender_at_home
 from reportbot.handlers.messages import Action, Delete, Incoming, Send
 from reportbot.handlers.mine import handle_mine
 from reportbot.handlers.report import handle_report
@@ -24,7 +24,6 @@ from reportbot.rules import privacy
 from reportbot.rules.model import Project, Role, Staff
 from reportbot.rules.report_parse import is_report
 from reportbot.rules.text import clean_text
-from reportbot.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +142,12 @@ async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
     if command is None and msg.is_group:
         return []
     async with svc.db.uow(write=False, orm=False) as uow:
-        sender = await find_sender(uow, msg.channel, msg.sender_id)
-        group_project = await uow.projects.by_chat(msg.channel, msg.chat_id) if msg.is_group else None
-        project = group_project or (await _home_project(uow, sender) if sender else None)
-    if msg.is_group and group_project is None:
+        if msg.is_group:
+            sender = await find_sender(uow, msg.channel, msg.sender_id)
+            project = await uow.projects.by_chat(msg.channel, msg.chat_id)
+        else:
+            sender, project = await find_sender_at_home(uow, msg.channel, msg.sender_id)
+    if msg.is_group and project is None:
         return [Send(msg.chat_id, svc.render("not_project_group.j2", chat_id=msg.chat_id, channel=msg.channel))]
     removed = _remove_full_number(msg, svc)
     if sender is None:
@@ -177,11 +178,3 @@ async def _run_command(
         return [Send(msg.chat_id, svc.render("no_project.j2"))]
     text_for_report = text if spec is REPORT else args
     return await spec.run(Request(msg, sender, project, text_for_report), svc)
-
-
-async def _home_project(uow: UnitOfWork, sender: Staff) -> Project | None:
-    """A private message belongs to the sender's default project, or to the only project there is."""
-    if sender.default_project_id is not None:
-        return await uow.projects.get(sender.default_project_id)
-    projects = await uow.projects.all()
-    return projects[0] if len(projects) == 1 else None

@@ -149,9 +149,12 @@ class ProjectRepository(_Repository):
         return [Project(*row) for row in await (await self.sql()).rows(f"{_PROJECT} ORDER BY id")]
 
 
+# The sender and their default project in one statement: every private message asks for both.
 _STAFF_BY_IDENTITY = (
-    "SELECT s.id, s.name, s.team, s.role, s.default_project_id FROM staff_identity AS i"
-    " JOIN staff AS s ON s.id = i.staff_id WHERE i.channel = $1 AND i.external_id = $2"
+    "SELECT s.id, s.name, s.team, s.role, s.default_project_id, p.id, p.name, p.tg_chat_id, p.wecom_chat_id"
+    " FROM staff_identity AS i JOIN staff AS s ON s.id = i.staff_id"
+    " LEFT JOIN project AS p ON p.id = s.default_project_id"
+    " WHERE i.channel = $1 AND i.external_id = $2"
 )
 
 
@@ -180,12 +183,20 @@ class StaffRepository(_Repository):
 
     async def by_identity(self, channels: Sequence[str], external_id: str) -> Staff | None:
         """The staff member with this user id on the first of ``channels`` that knows it."""
+        found = await self.by_identity_at_home(channels, external_id)
+        return found[0] if found else None
+
+    async def by_identity_at_home(
+        self, channels: Sequence[str], external_id: str
+    ) -> tuple[Staff, Project | None] | None:
+        """As ``by_identity``, with the member's default project (None when they have none)."""
         sql = await self.sql()
         for channel in channels:
             row = await sql.row(_STAFF_BY_IDENTITY, channel, external_id)
             if row:
-                staff_id, name, team, role, default_project_id = row
-                return Staff(staff_id, name, team, Role(role), default_project_id)
+                staff_id, name, team, role, default_project_id, *project = row
+                home = Project(*project) if project[0] is not None else None
+                return Staff(staff_id, name, team, Role(role), default_project_id), home
         return None
 
     async def identity_taken(self, channel: str, external_id: str) -> bool:

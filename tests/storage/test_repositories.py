@@ -138,6 +138,21 @@ async def test_a_person_is_found_by_the_id_of_the_channel_they_write_on(db: Data
         assert await uow.projects.by_chat("telegram", "wxgroup") is None
 
 
+async def test_a_sender_comes_with_their_default_project(db: Database) -> None:
+    project_id, _, _ = await office(db)
+    async with db.uow() as uow:
+        await uow.staff.add("王五", "飞虎队", Role.CANVASSER, None, {"telegram": "103"}, NOW)
+        await uow.commit()
+    async with db.uow(write=False) as uow:
+        li = await uow.staff.by_identity_at_home(["telegram"], "101")
+        wang = await uow.staff.by_identity_at_home(["wecom", "telegram"], "103")
+        nobody = await uow.staff.by_identity_at_home(["telegram"], "999")
+    assert li is not None and li[0].name == "李四" and li[1] is not None and li[1].id == project_id
+    assert li[1].name == "森林半岛" and li[1].tg_chat_id == "-1001234" and li[1].wecom_chat_id == "wxgroup"
+    assert wang is not None and wang[0].name == "王五" and wang[1] is None
+    assert nobody is None
+
+
 async def test_a_user_id_belongs_to_one_person_per_channel(db: Database) -> None:
     await office(db)
     with pytest.raises(IntegrityError):
