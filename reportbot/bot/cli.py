@@ -188,7 +188,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                          else "several projects: name one with --project")
                 raise SystemExit(f"reportbot: {which}; projects: {names}")
             ledger = await export_ledger(services, chosen[0], period, now)
-            Path(args.out).write_bytes(ledger.data)
+            Path(args.out).write_bytes(await asyncio.to_thread(ledger.build))
             return chosen[0].name, ledger.counts
         finally:
             await services.db.dispose()

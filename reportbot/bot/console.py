@@ -85,7 +85,7 @@ class Console:
         if match := _CLOCK.match(line):
             when = datetime.fromisoformat(match["when"].replace("T", " ")).replace(tzinfo=self.services.tz)
             self.clock.set(when)
-            self._show(await sweep(self.services, self.clock.now(), CHANNEL))
+            await self._show(await sweep(self.services, self.clock.now(), CHANNEL))
             return True
         if match := _TAP.match(line):
             await self._tap(match["user"], match["label"].strip())
@@ -106,7 +106,7 @@ class Console:
             now=self.clock.now(),
             message_id=self._message_id(),
         )
-        self._show(await handle_message(incoming, self.services))
+        await self._show(await handle_message(incoming, self.services))
         return True
 
     async def _tap(self, user: str, label: str) -> None:
@@ -116,11 +116,11 @@ class Console:
                     if button.label == label:
                         press = Press(CHANNEL, user, message.chat_id, message.message_id, button.data, self.clock.now())
                         actions = await handle_press(press, self.services)
-                        self._show(actions, presser=user)
+                        await self._show(actions, presser=user)
                         return
         self._print(f"?? 没有带“{label}”按钮的消息")
 
-    def _show(self, actions: list[Action], presser: str | None = None) -> None:
+    async def _show(self, actions: list[Action], presser: str | None = None) -> None:
         for action in actions:
             match action:
                 case Send(chat_id, text, buttons, _):
@@ -133,10 +133,16 @@ class Console:
                         if message.chat_id == chat_id and message.message_id == message_id:
                             message.buttons = buttons
                     self._print_message("~>", chat_id, text, buttons)
-                case SendPhoto(chat_id, png, caption, filename, _):
+                case SendPhoto(chat_id, _, caption, filename, _):
+                    png = await action.png()
+                    if png is None:
+                        continue
                     self._message_id()
                     self._print_message("->", chat_id, f"[图片] {self._file(filename, png)}\n{caption}".rstrip(), ())
-                case SendDocument(chat_id, data, filename, caption, _):
+                case SendDocument(chat_id, _, filename, caption, _):
+                    data = await action.data()
+                    if data is None:
+                        continue
                     self._message_id()
                     self._print_message("->", chat_id, f"[文件] {self._file(filename, data)}\n{caption}".rstrip(), ())
                 case Delete(chat_id, message_id):

@@ -330,10 +330,14 @@ class TelegramTransport:
                 await bot.edit_message_text(
                     text, chat_id=chat_id, message_id=int(message_id), reply_markup=markup(buttons)
                 )
-            case SendPhoto(chat_id, png, caption, filename, _):
-                await bot.send_photo(chat_id, png, caption=caption[:CAPTION_MAX] or None, filename=filename)
-            case SendDocument(chat_id, data, filename, caption, _):
-                await bot.send_document(chat_id, data, filename=filename, caption=caption[:CAPTION_MAX] or None)
+            case SendPhoto(chat_id, _, caption, filename, _):
+                png = await action.png()
+                if png is not None:
+                    await bot.send_photo(chat_id, png, caption=caption[:CAPTION_MAX] or None, filename=filename)
+            case SendDocument(chat_id, _, filename, caption, _):
+                data = await action.data()
+                if data is not None:
+                    await bot.send_document(chat_id, data, filename=filename, caption=caption[:CAPTION_MAX] or None)
             case Delete(chat_id, message_id):
                 try:
                     await bot.delete_message(chat_id, int(message_id))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 
 from reportbot.documents.workbook import Sheet, build_workbook
@@ -58,7 +59,7 @@ _UNSAFE = re.compile(r'[\\/:*?"<>|\s]+')
 
 @dataclass(frozen=True)
 class Ledger:
-    data: bytes
+    build: Callable[[], bytes]  # the workbook, made from rows already read
     filename: str
     counts: dict[str, int]
 
@@ -102,12 +103,13 @@ async def export_ledger(svc: Services, project: Project, period: Period, now: da
               [(e.at, e.phone, EVENT_LABELS[e.kind], e.actor_name, e.actor_team, e.receipt_no, e.detail)
                for e in in_period]),
     ]
-    # On a thread: a month's workbook takes a while to build, and the event loop must keep sending.
-    data = await asyncio.to_thread(build_workbook, sheets, svc.policy.timezone, svc.policy.mask_suffix_digits, now)
+    # Built when it is sent (SendDocument), on a thread: a month's workbook takes a while to build, and
+    # neither the handling's transaction nor the event loop should wait for it.
+    build = partial(build_workbook, sheets, svc.policy.timezone, svc.policy.mask_suffix_digits, now)
     filename = f"报备台账-{_UNSAFE.sub('_', project.name)}-{period.first:%Y%m%d}-{period.last:%Y%m%d}.xlsx"
     counts = {"reports": len(reports), "visits": len(visits), "duplicates": len(duplicates), "deals": len(deals),
               "reminders": len(reminders), "events": len(in_period)}
-    return Ledger(data, filename, counts)
+    return Ledger(build, filename, counts)
 
 
 async def handle_export(
@@ -120,10 +122,10 @@ async def handle_export(
     ledger = await export_ledger(svc, scope.project, scope.period, msg.now)
     caption = svc.render("export_caption.j2", project=scope.project, period=scope.period, counts=ledger.counts)
     if not msg.is_group:
-        return [SendDocument(msg.chat_id, ledger.data, ledger.filename, caption)]
+        return [SendDocument(msg.chat_id, ledger.build, ledger.filename, caption)]
     async with svc.db.uow(write=False) as uow:
         private = await private_chat_of(uow, sender.id, msg.channel)
     if private is None:
         return [Send(msg.chat_id, svc.render("export_in_private.j2", me=sender, sent=False))]
-    return [SendDocument(private, ledger.data, ledger.filename, caption),
+    return [SendDocument(private, ledger.build, ledger.filename, caption),
             Send(msg.chat_id, svc.render("export_in_private.j2", me=sender, sent=True))]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -79,24 +84,50 @@ class Alert:
 
 @dataclass(frozen=True)
 class SendPhoto:
-    """A picture (PNG bytes) with a short caption, e.g. the statistics chart."""
+    """A picture with a short caption, e.g. the statistics chart, drawn when it is sent.
+
+    ``draw`` makes the PNG. Drawing a chart takes 0.15–0.6 s: done while the message that asked for it
+    was handled, the handling's transaction (on SQLite the write lock) and the polling loop would wait
+    that long, and with them everyone else's receipts. The transport calls ``png()`` as it sends."""
 
     chat_id: str
-    png: bytes = field(repr=False)
+    draw: Callable[[], bytes] = field(repr=False, compare=False)
     caption: str = ""
     filename: str = "chart.png"
     channel: str | None = None
+    _made: list[bytes | None] = field(default_factory=list, repr=False, compare=False)
+
+    async def png(self) -> bytes | None:
+        """The picture; None (logged) when it cannot be drawn: the rest of the answer goes out anyway."""
+        return await _make_once(self._made, self.draw, self.filename)
 
 
 @dataclass(frozen=True)
 class SendDocument:
-    """A file (e.g. the .xlsx ledger) with a short caption."""
+    """A file (e.g. the .xlsx ledger) with a short caption, built when it is sent (as ``SendPhoto``):
+    the rows are read while the message is handled, the workbook is made from them afterwards."""
 
     chat_id: str
-    data: bytes = field(repr=False)
+    build: Callable[[], bytes] = field(repr=False, compare=False)
     filename: str
     caption: str = ""
     channel: str | None = None
+    _made: list[bytes | None] = field(default_factory=list, repr=False, compare=False)
+
+    async def data(self) -> bytes | None:
+        """The file; None (logged) when it cannot be built."""
+        return await _make_once(self._made, self.build, self.filename)
+
+
+async def _make_once(made: list[bytes | None], make: Callable[[], bytes], what: str) -> bytes | None:
+    """``make()`` on a thread, the first time only (a resend, or a copy for another chat, reuses it)."""
+    if not made:
+        try:
+            made.append(await asyncio.to_thread(make))
+        except Exception:
+            log.exception("could not make %s", what)
+            made.append(None)
+    return made[0]
 
 
 Action = Send | Edit | Delete | Alert | SendPhoto | SendDocument

@@ -3,8 +3,7 @@ per team and canvasser, as a short table and a chart (来人来电统计表, dai
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from functools import partial
 
 from reportbot.documents.chart import render_chart
 from reportbot.handlers.context import Services
@@ -14,28 +13,19 @@ from reportbot.rules.model import Project, Staff
 from reportbot.rules.stats import Measure, Period, Stats, aggregate
 from reportbot.storage.uow import UnitOfWork
 
-log = logging.getLogger(__name__)
-
 
 async def compute_stats(uow: UnitOfWork, project: Project, period: Period) -> Stats:
     return aggregate(await uow.stats.facts(project.id, period.start, period.end), period)
 
 
-async def stats_messages(svc: Services, chat_id: str, project: Project, stats: Stats) -> list[Action]:
-    """The table as text, then the chart as a photo (the chart's title is its caption). Should drawing the
-    chart fail, the table still goes out: the weekly digest's reminder row is claimed already.
-
-    The chart is drawn on a thread (the first one takes about half a second, matplotlib's import
-    included): meanwhile the event loop goes on sending everyone's answers."""
+def stats_messages(svc: Services, chat_id: str, project: Project, stats: Stats) -> list[Action]:
+    """The table as text, then the chart as a photo (the chart's title is its caption), drawn when it is
+    sent (``SendPhoto``): after the handling has committed, on a thread. Should drawing fail, the table
+    has gone out all the same: the weekly digest's reminder row is claimed already."""
     title = svc.render("stats_title.j2", project=project, period=stats.period)
     table = svc.render("stats.j2", title=title, stats=stats, M=Measure)
     filename = f"stats-{stats.period.first:%Y%m%d}-{stats.period.last:%Y%m%d}.png"
-    try:
-        chart = await asyncio.to_thread(render_chart, stats, title)
-    except Exception:
-        log.exception("could not draw the statistics chart for %s", project.name)
-        return [Send(chat_id, table)]
-    return [Send(chat_id, table), SendPhoto(chat_id, chart, title, filename)]
+    return [Send(chat_id, table), SendPhoto(chat_id, partial(render_chart, stats, title), title, filename)]
 
 
 async def handle_stats(
@@ -46,4 +36,4 @@ async def handle_stats(
         return scope
     async with svc.db.uow(write=False) as uow:
         stats = await compute_stats(uow, scope.project, scope.period)
-    return await stats_messages(svc, msg.chat_id, scope.project, stats)
+    return stats_messages(svc, msg.chat_id, scope.project, stats)

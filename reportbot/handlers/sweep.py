@@ -168,7 +168,7 @@ async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime,
         period = week_ending(r.due_at.astimezone(svc.tz).date(), r.due_at.astimezone(svc.tz))
         stats = await compute_stats(uow, project, period)
         return [replace(message, channel=channel) for channel, chat in _groups(project, channels)
-                for message in await stats_messages(svc, chat, project, stats)]
+                for message in stats_messages(svc, chat, project, stats)]
     report = await uow.reports.get(r.report_id) if r.report_id else None
     visit = await uow.visits.get(r.visit_id) if r.visit_id else None
     if kind is Kind.PENDING:

@@ -90,3 +90,41 @@ def test_the_bot_built_for_run_uses_the_bounded_request(svc: Services, tmp_path:
     request = application.bot._request[1]  # [0] getUpdates, [1] every other call
     assert isinstance(request, BoundedRequest) and request._slots._value == SEND_CONNECTIONS
     transport.journal.close()
+
+
+async def test_a_chart_is_drawn_once_as_it_is_sent_and_one_that_cannot_be_drawn_is_skipped(
+    svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SendPhoto/SendDocument are made when sent (not while their message was handled): a resend after a
+    passing failure reuses the bytes; a picture that cannot be drawn is logged and nothing is sent for it."""
+    from types import SimpleNamespace
+
+    from reportbot.handlers.messages import SendDocument, SendPhoto
+
+    monkeypatch.setattr(asyncio, "sleep", _instant)
+    transport = TelegramTransport(svc, SystemClock(), tmp_path / "journal")
+    drawn: list[str] = []
+    sent: list[tuple[str, bytes]] = []
+    failures = [TimedOut()]
+
+    def draw() -> bytes:
+        drawn.append("chart")
+        return b"\x89PNG chart"
+
+    def broken() -> bytes:
+        raise RuntimeError("no CJK font")
+
+    async def send_photo(chat_id: str, png: bytes, **_: object) -> None:
+        if failures:
+            raise failures.pop(0)
+        sent.append((chat_id, png))
+
+    async def send_document(chat_id: str, data: bytes, **_: object) -> None:
+        sent.append((chat_id, data))
+
+    transport.application = SimpleNamespace(bot=SimpleNamespace(send_photo=send_photo, send_document=send_document))  # type: ignore[assignment]
+    await transport._deliver(SendPhoto("104", draw, "本周统计", "stats.png"))
+    await transport._deliver(SendPhoto("104", broken, "本周统计", "stats.png"))
+    await transport._deliver(SendDocument("104", lambda: b"PK xlsx", "ledger.xlsx"))
+    assert drawn == ["chart"] and sent == [("104", b"\x89PNG chart"), ("104", b"PK xlsx")]
+    transport.journal.close()

@@ -34,7 +34,9 @@ def rows(book: Workbook, sheet: str) -> list[dict[str, object]]:
 async def exported(svc: Services, args: str = "week") -> tuple[SendDocument, Workbook]:
     chat = await scripted_week(svc)
     [document] = [a for a in await chat.say(CHEN, f"/export {args}") if isinstance(a, SendDocument)]
-    return document, load_workbook(io.BytesIO(document.data))
+    data = await document.data()
+    assert data is not None
+    return document, load_workbook(io.BytesIO(data))
 
 
 async def test_the_workbook_has_one_sheet_per_table_with_a_frozen_header_and_fitted_columns(svc: Services) -> None:
@@ -95,7 +97,9 @@ async def test_no_cell_shows_a_whole_phone_number(svc: Services) -> None:
     chat = await scripted_week(svc)
     await chat.say(ZHAO, "/follow 138***00001 客户说打 13912345678 找他")
     [document] = [a for a in await chat.say(CHEN, "/export week") if isinstance(a, SendDocument)]
-    book = load_workbook(io.BytesIO(document.data))
+    data = await document.data()
+    assert data is not None
+    book = load_workbook(io.BytesIO(data))
     cells = [str(c) for ws in book for r in ws.iter_rows(values_only=True) for c in r if c is not None]
     assert any("139***45678" in c for c in cells)
     assert not [c for c in cells if WHOLE_NUMBER.search(c)]

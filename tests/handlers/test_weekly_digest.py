@@ -36,7 +36,9 @@ async def test_sunday_at_nine_the_group_gets_the_weeks_table_and_chart_once(svc:
     # Saturday midnight and is expired by this very sweep before the digest is counted.
     assert "合计：报备6 撞单2 确认1 驳回1 到访3 失效4 重报1 成交2" in texts[0]
     assert "【猛虎队】报备3 撞单1 确认0 驳回1 到访1 失效2 重报0 成交0" in texts[0]
-    assert len(photos) == 1 and photos[0].png.startswith(b"\x89PNG") and "本周统计" in photos[0].caption
+    assert len(photos) == 1 and "本周统计" in photos[0].caption
+    png = await photos[0].png()
+    assert png is not None and png.startswith(b"\x89PNG")
     assert weekly(await sweep(svc, local("2026-11-29 21:30"), "console")) == ([], [])
 
 
