@@ -533,8 +533,12 @@ async def ask_who(svc: Services, phone: str) -> None:
 
 
 def pipeline_loads(svc: Services, ledger: Ledger, plan: Plan) -> dict[str, Load]:
+    # After each report (or group) the load yields to the event loop once, as the bot does when it
+    # awaits the network between updates. On SQLite nothing in a report awaits I/O, so without it the
+    # loop's other work never ran: the checkpointer never copied the log, and the log grew all run long.
     async def one(i: int) -> None:
         await send_report(svc, phone_text(ledger.take_phones()), i)
+        await asyncio.sleep(0)
 
     async def answer_all(count: int) -> Answers:
         """As tests/storage/race.py report_all, but a new customer each time (a re-report needs a reason)."""
@@ -552,6 +556,7 @@ def pipeline_loads(svc: Services, ledger: Ledger, plan: Plan) -> dict[str, Load]
                 done += 1
                 if time.perf_counter() - started >= polling.GROUP_SECONDS:
                     break
+        await asyncio.sleep(0)
         return done
 
     loads = {

@@ -19,6 +19,7 @@ from reportbot.storage.uow import ENCLOSING, JoinedUnit, UnitOfWork
 
 log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_KEPT_BYTES = 64 * 1024 * 1024
 
 
 class Database:
@@ -50,6 +51,8 @@ class Database:
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, class_=AsyncSession)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        if self._checkpointer is not None:
+            self._checkpointer.writers = self._write_lock
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, class_=AsyncSession)
 
     @property
@@ -163,6 +166,7 @@ def _sqlite_engine(
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA secure_delete=ON")  # erased values are overwritten, not left in free space
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")  # the log file, once it starts over
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

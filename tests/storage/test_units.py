@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 
 import pytest
@@ -151,3 +152,27 @@ async def test_on_sqlite_waiting_for_another_writer_does_not_hold_up_the_event_l
     finally:
         other.close()
         await db.dispose()
+
+
+async def test_on_sqlite_the_write_ahead_log_starts_over_while_writes_go_on(sqlite_url: str) -> None:
+    """SQLite starts its log over only after a checkpoint copied all of it. The checkpointer's pass runs
+    on a thread while writes go on, and finishes with this process's writers held, so under a steady
+    stream of writes (each yielding to the event loop, as the bot does between updates) the log file
+    stays the size of a few passes' commits instead of growing with every commit (it grew to 1.3 GB in
+    24,000 reports before)."""
+    db = Database(sqlite_url)
+    assert db._checkpointer is not None
+    db._checkpointer.every = 8
+    wal = f"{make_url(sqlite_url).database}-wal"
+    try:
+        for n in range(600):
+            async with db.uow() as uow:
+                await uow.counters.bump("steady", f"{n:04d}")
+                await uow.commit()
+            await asyncio.sleep(0)
+        with sqlite3.connect(make_url(sqlite_url).database) as probe:
+            page = probe.execute("PRAGMA page_size").fetchone()[0]
+        frames = os.path.getsize(wal) / (page + 24)
+    finally:
+        await db.dispose()
+    assert frames < 300, f"the log holds {frames:.0f} frames after 600 commits of ~2 pages"
