@@ -221,9 +221,10 @@ class Measured:
     p99: Stat
     worst: Stat
     count: int  # operations per repetition
+    cpu: Stat  # this process's CPU time per operation, ms (the database server's is not in it)
 
     @classmethod
-    def of(cls, samples: list[Sample]) -> Measured:
+    def of(cls, samples: list[Sample], cpu_ms: list[float]) -> Measured:
         def over(pick: Callable[[list[float]], float]) -> Stat:
             return Stat.of([pick(latencies) for _, latencies in samples])
 
@@ -233,6 +234,7 @@ class Measured:
             over(lambda s: percentile(s, 99)),
             over(max),
             len(samples[0][1]),
+            Stat.of(cpu_ms),
         )
 
 
@@ -248,10 +250,13 @@ async def measure(reps: int, loads: dict[str, Load], seconds: float | None = Non
     """``reps`` repetitions of every load after a warm-up, interleaved so that drift hits all alike."""
     counts = {name: await calibrate(load, seconds) for name, load in loads.items()}
     samples: dict[str, list[Sample]] = {name: [] for name in loads}
+    cpu: dict[str, list[float]] = {name: [] for name in loads}
     for _ in range(reps):
         for name, load in loads.items():
+            started = time.process_time()
             samples[name].append(await load.run(counts[name]))
-    return {name: Measured.of(s) for name, s in samples.items()}
+            cpu[name].append((time.process_time() - started) * 1000 / counts[name])  # per report, not per group
+    return {name: Measured.of(s, cpu[name]) for name, s in samples.items()}
 
 
 async def capped_calls(call: Callable[[int], Awaitable[object]], count: int, seconds: float) -> list[float]:
@@ -758,7 +763,7 @@ def where(ledger: Ledger) -> str:
 
 
 def latency_note(m: Measured) -> str:
-    return f"{m.count:,}/rep; p50 {m.p50.show(2)} ms, p99 {m.p99.show(2)} ms"
+    return f"{m.count:,}/rep; p50 {m.p50.show(2)} ms, p99 {m.p99.show(2)} ms; CPU here {m.cpu.show(2)} ms/op"
 
 
 PIPELINE_NOTE = "; delivery key + report + answers in the outbox, one transaction (as bot/telegram.py)"
@@ -778,8 +783,8 @@ def comparison_rows(
     ]  # fmt: skip
 
 
-def grouped_rows(ledger: Ledger, m: dict[str, Measured], floor: str) -> list[Row]:
-    rate, p99 = comparison_rows(ledger, m, PIPELINE_GROUPED, floor, ("", ""))
+def grouped_rows(ledger: Ledger, m: dict[str, Measured], floor: str, goals: tuple[str, str] = ("", "")) -> list[Row]:
+    rate, p99 = comparison_rows(ledger, m, PIPELINE_GROUPED, floor, goals)
     group_note = "; p50/p99 per group: until its answers may go out"
     return [replace(rate, note=rate.note + group_note), replace(p99, note=p99.note + group_note)]
 
@@ -788,11 +793,13 @@ def throughput_rows(ledger: Ledger, m: dict[str, Measured]) -> list[Row]:
     floors = [Row(SECTION, f"{name} — {where(ledger)}", m[name].rate, "reports/s", ISSUE_FIGURES[name],
                   note=latency_note(m[name])) for name in ISSUE_FIGURES if name in m]  # fmt: skip
     if ledger.kind == SQLITE:
+        # The goal is the bot's under load: a burst arrives as batches of updates, handled in groups
+        # (bot/polling.py). One report at a time is what a report gets when nothing is waiting.
         big = ledger.stored >= 1_000_000
         goals = ("≥ 1,000/s and ratio ≥ 0.50" if big else "", "< 5 ms" if big else "")
-        pipeline = comparison_rows(ledger, m, PIPELINE, AIOSQLITE, goals)
+        pipeline = comparison_rows(ledger, m, PIPELINE, AIOSQLITE, ("", ""))
         pipeline += comparison_rows(ledger, m, PIPELINE, SQLITE3, ("", ""))[:1]
-        pipeline += grouped_rows(ledger, m, AIOSQLITE) + grouped_rows(ledger, m, SQLITE3)[:1]
+        pipeline += grouped_rows(ledger, m, AIOSQLITE, goals) + grouped_rows(ledger, m, SQLITE3)[:1]
     else:
         pipeline = comparison_rows(ledger, m, PIPELINE, ASYNCPG_1, ("", ""))
         pipeline += grouped_rows(ledger, m, ASYNCPG_1)
