@@ -40,13 +40,26 @@ def personal_digest(salt: str, phone: str, personal_detail: str | None) -> str:
     return hashlib.sha256(f"{salt}\n{_canonical([phone, personal_detail])}".encode()).hexdigest()
 
 
+def event_content(
+    project_id: int, report_id: int | None, kind: str, actor_id: int, at: datetime, public_detail: str | None,
+    digest: str,
+) -> str:
+    """What an event's hash commits to besides the hash before it: its anonymous skeleton and its digest."""
+    return _canonical([project_id, report_id, kind, actor_id, _utc(at), public_detail, digest])
+
+
+def chain_link(prev_hash: str, content: str) -> str:
+    """SHA-256 over the previous hash, a newline and the content, as UTF-8 (PostgreSQL computes the
+    same in storage.repositories when it appends an event in one statement)."""
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
 def event_hash(
     prev_hash: str, project_id: int, report_id: int | None, kind: str, actor_id: int, at: datetime,
     public_detail: str | None, digest: str,
 ) -> str:
     """SHA-256 over the previous hash, the event's anonymous skeleton and its personal digest."""
-    content = _canonical([project_id, report_id, kind, actor_id, _utc(at), public_detail, digest])
-    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+    return chain_link(prev_hash, event_content(project_id, report_id, kind, actor_id, at, public_detail, digest))
 
 
 def event_hash_v1(

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from reportbot.rules.audit import GENESIS, Link, event_hash, personal_digest, split_detail
+from reportbot.rules.audit import GENESIS, Link, chain_link, event_content, personal_digest, split_detail
 from reportbot.rules.privacy import same_customer
 from reportbot.rules.model import (
     ACTIVE_STATUSES,
@@ -599,6 +599,22 @@ _MOVE_HEAD = "UPDATE audit_head SET last_hash = $2 WHERE project_id = $1"
 _INSERT_EVENT_MOVE_HEAD = (
     f"WITH appended AS ({_INSERT_EVENT}) UPDATE audit_head SET last_hash = $9 WHERE project_id = $1"
 )
+# When the head is not locked yet, PostgreSQL locks it, chains the event and moves the head in ONE
+# statement: Python sends the event's content ($8, rules.audit.event_content) and PostgreSQL computes
+# sha256(prev || '\n' || content) as rules.audit.chain_link does, with the prev it has just locked. From
+# that lock to the commit the project's other writers queue: one round trip fewer for them. No row
+# back means the project has no head yet (its first event): then the two-statement way below.
+_APPEND_EVENT_PG = """
+WITH head AS (SELECT last_hash FROM audit_head WHERE project_id = $1 FOR UPDATE),
+appended AS (
+  INSERT INTO event (project_id, phone, report_id, kind, actor_id, at, detail, prev_hash, hash, salt, personal_digest)
+  SELECT $1, $2, $3, $4, $5, $6, $7, head.last_hash,
+         encode(sha256(convert_to(head.last_hash || E'\\n' || $8, 'UTF8')), 'hex'), $9, $10
+  FROM head RETURNING hash
+)
+UPDATE audit_head SET last_hash = appended.hash FROM appended WHERE audit_head.project_id = $1
+RETURNING audit_head.last_hash
+"""
 
 
 class EventRepository(_Repository):
@@ -618,12 +634,20 @@ class EventRepository(_Repository):
 
         ``prev``: the head as this transaction locked it already (``ReportRepository.file``)."""
         sql = await self.sql()
-        if prev is None:
-            prev = str(await sql.value(_LOCK_HEAD, project_id, GENESIS))
         salt = secrets.token_hex(16)
         personal, public = split_detail(kind.value, detail)
         personal_hash = personal_digest(salt, phone, personal)
-        link = event_hash(prev, project_id, report_id, kind.value, actor_id, at, public, personal_hash)
+        content = event_content(project_id, report_id, kind.value, actor_id, at, public, personal_hash)
+        if prev is None and sql.dialect == "postgresql":
+            appended = await sql.value(
+                _APPEND_EVENT_PG, project_id, phone, report_id, kind.value, actor_id, at, detail, content, salt,
+                personal_hash,
+            )
+            if appended is not None:
+                return
+        if prev is None:
+            prev = str(await sql.value(_LOCK_HEAD, project_id, GENESIS))
+        link = chain_link(prev, content)
         values = (project_id, phone, report_id, kind.value, actor_id, at, detail, prev, link, salt, personal_hash)
         if sql.dialect == "postgresql":
             await sql.execute(_INSERT_EVENT_MOVE_HEAD, *values)

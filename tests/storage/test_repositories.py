@@ -158,3 +158,25 @@ async def test_a_user_id_belongs_to_one_person_per_channel(db: Database) -> None
     with pytest.raises(IntegrityError):
         async with db.uow() as uow:
             await uow.staff.add("假李四", "飞虎队", Role.CANVASSER, None, {"telegram": "101"}, NOW)
+
+
+async def test_events_appended_at_once_by_several_writers_form_one_unbroken_chain(db: Database) -> None:
+    """On PostgreSQL an event is locked onto the head, hashed and appended in one statement (the hash
+    computed by the database): writers of one project at the same moment still form one chain that
+    `audit verify` (Python's hash) accepts, from the project's first event on."""
+    import asyncio
+
+    project_id, li, zhao = await office(db)
+
+    async def append(n: int) -> None:
+        async with db.uow() as uow:
+            await uow.events.add(project_id=project_id, phone=f"138***{n:05d}", kind=EventKind.FOLLOWED_UP,
+                                 actor_id=li if n % 2 else zhao, at=NOW, detail=f"回访{n}：客户说周末来")
+            await uow.commit()
+
+    await append(0)  # the project's first event: no head yet
+    await asyncio.gather(*(append(n) for n in range(1, 9)))
+    async with db.uow(write=False) as uow:
+        links, head = await uow.events.chain(project_id)
+    assert len(links) == 9 and len({link.prev_hash for link in links}) == 9
+    assert first_break(links, head) is None and head == links[-1].hash
