@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 
 from reportbot.documents.workbook import Sheet, build_workbook
 from reportbot.handlers.context import Services
