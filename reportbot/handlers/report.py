@@ -141,7 +141,7 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
         filed = await uow.reports.file(
             NewReport(
                 project_id=f.project.id,
-                receipt_no=f"BB-{f.receipt_day}-",  # numbered as it is filed
+                receipt_prefix=f"BB-{f.receipt_day}-",
                 customer=f.draft.customer,
                 phone=phone,
                 team=f.canvasser.team,

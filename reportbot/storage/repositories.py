@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Protocol
@@ -344,7 +344,7 @@ class NewReport:
     """A report about to be inserted (status pending)."""
 
     project_id: int
-    receipt_no: str
+    receipt_prefix: str  # "BB-20261123-": the number is added as the report is filed (``file``)
     customer: str
     phone: str
     team: str
@@ -463,11 +463,11 @@ class ReportRepository(_Repository):
         return CustomerState(bool(public), latest, sql.time(visited_at), owner_team, int(active))
 
     async def file(self, new: NewReport, day: str, reminders: Sequence[PlannedReminder]) -> Filed:
-        """Lock the project's audit head, number the report (``new.receipt_no`` is the prefix), insert
-        it and plan its reminders; the partial unique index turns away a second active report."""
+        """Lock the project's audit head, number the report after ``new.receipt_prefix``, insert it and
+        plan its reminders; the partial unique index turns away a second active report."""
         sql = await self.sql()
         values = (
-            new.project_id, new.receipt_no, new.customer, new.phone, new.team, new.canvasser_id, new.filed_by_id,
+            new.project_id, new.receipt_prefix, new.customer, new.phone, new.team, new.canvasser_id, new.filed_by_id,
             new.appointment_at, new.reported_at, new.valid_until, Status.PENDING.value, new.note, new.reason,
             new.source_channel, new.source_chat, new.phone_hash,
         )  # fmt: skip
@@ -480,18 +480,18 @@ class ReportRepository(_Repository):
             report_id, receipt_no, head = int(found[0]), str(found[1]), str(found[2])
         else:
             head = str(await sql.value(_LOCK_HEAD, new.project_id, GENESIS))
-            receipt_no = receipt_number(new.receipt_no, int(await sql.value(_NEXT_RECEIPT, new.project_id, day)))
+            receipt_no = receipt_number(new.receipt_prefix, int(await sql.value(_NEXT_RECEIPT, new.project_id, day)))
             report_id = int(await sql.value(_INSERT_REPORT, *values[:1], receipt_no, *values[2:]))
             await sql.execute_many(_PLAN, [
                 (f"{r.kind}:{report_id}", r.kind, new.project_id, r.due, report_id, None, r.staff_id)
                 for r in reminders
             ])
-        return Filed(self._new(report_id, replace(new, receipt_no=receipt_no)), head)
+        return Filed(self._new(report_id, receipt_no, new), head)
 
     @staticmethod
-    def _new(report_id: int, new: NewReport) -> Report:
+    def _new(report_id: int, receipt_no: str, new: NewReport) -> Report:
         return Report(
-            id=report_id, project_id=new.project_id, receipt_no=new.receipt_no, customer=new.customer,
+            id=report_id, project_id=new.project_id, receipt_no=receipt_no, customer=new.customer,
             phone=new.phone, team=new.team, canvasser_id=new.canvasser_id, canvasser_name=new.canvasser_name,
             filed_by_id=new.filed_by_id, appointment_at=new.appointment_at, reported_at=new.reported_at,
             valid_until=new.valid_until, status=Status.PENDING, note=new.note, reason=new.reason,

@@ -28,7 +28,7 @@ async def office(db: Database) -> tuple[int, int, int]:
 
 def row(project_id: int, canvasser_id: int, phone: str = "138***88888", name: str = "李四") -> NewReport:
     return NewReport(
-        project_id=project_id, receipt_no="BB-20261123-", customer="张先生", phone=phone, team="飞虎队",
+        project_id=project_id, receipt_prefix="BB-20261123-", customer="张先生", phone=phone, team="飞虎队",
         canvasser_id=canvasser_id, canvasser_name=name, filed_by_id=canvasser_id,
         appointment_at=local("2026-11-24 15:00"), reported_at=NOW, valid_until=local("2026-12-01 00:00"), note=None,
         reason=None, source_channel="telegram", source_chat="101",
@@ -77,7 +77,7 @@ async def test_receipt_numbers_count_per_project_and_day(db: Database) -> None:
     project_id, li, _ = await office(db)
 
     async def file(project: int, phone: str, day: str) -> str:
-        new = replace(row(project, li, phone), receipt_no=f"BB-{day}-")
+        new = replace(row(project, li, phone), receipt_prefix=f"BB-{day}-")
         return (await uow.reports.file(new, day, [])).report.receipt_no
 
     async with db.uow() as uow:
