@@ -6,8 +6,8 @@ time a repository asks for it, so a unit that needs no ORM pays for none of it (
 connection and its transaction cost 0.2 ms of CPU a unit here, as much as the report's own SQL).
 
 A unit opened while an *enclosing* one is open on the same database (``Database.enclosing``) joins
-it as a savepoint: its ``commit`` releases the savepoint and the enclosing unit commits everything at
-once. That is how an incoming message, what its use case records and the answers it is owed become
+it as a savepoint: its ``commit`` ends its part (a raw savepoint is left open, not released: one round
+trip fewer) and the enclosing unit commits everything at once. That is how an incoming message, what its use case records and the answers it is owed become
 one transaction, without the use cases knowing. A joined unit opened for reading needs no savepoint;
 one opened with ``orm=False`` takes a plain SQL savepoint instead of the session's (and may then not
 use the ORM, whose session would not know of that savepoint).
@@ -16,24 +16,30 @@ use the ORM, whose session would not know of that savepoint).
 from __future__ import annotations
 
 import asyncio
-from contextvars import ContextVar
+import itertools
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, AsyncSessionTransaction
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    AsyncSessionTransaction,
+    async_sessionmaker,
+)
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from reportbot.storage.erasure import ErasureRepository
 from reportbot.storage.reporting import (
     DealRepository,
     LedgerRepository,
     StatsRepository,
     TeamChangeRepository,
 )
-from reportbot.storage.erasure import ErasureRepository
 from reportbot.storage.repositories import (
     CounterRepository,
     DeliveryRepository,
@@ -82,7 +88,8 @@ class UnitOfWork:
         self._connection: AsyncConnection | None = None  # the ORM's view of the same connection
         self._session: AsyncSession | None = None
         self._sql: Sql | None = None
-        self._raw_savepoints = 0
+        self._raw_savepoints = 0  # raw savepoints neither committed nor rolled back: the ORM must wait
+        self._savepoint_names = itertools.count(1)
         self._committed = False
         # Work to run once this unit, as the enclosing one, has committed (Database.after_commit).
         self.after_commit: list[Callable[[], Awaitable[object]]] = []
@@ -215,8 +222,9 @@ class UnitOfWork:
                 await greenlet_spawn(self._raw.close)
 
     def open_raw_savepoint(self) -> str:
+        """A new savepoint's name, unique in this transaction (a committed one is left open: JoinedUnit)."""
         self._raw_savepoints += 1
-        return f"raw_unit_{self._raw_savepoints}"
+        return f"raw_unit_{next(self._savepoint_names)}"
 
     def close_raw_savepoint(self) -> None:
         self._raw_savepoints -= 1
@@ -267,7 +275,9 @@ class JoinedUnit:
         if self._savepoint is not None:
             await self._savepoint.commit()
         elif self._raw_savepoint is not None:
-            await (await self._outer.sql()).execute(f"RELEASE SAVEPOINT {self._raw_savepoint}")
+            # No RELEASE: the savepoint stays open until the enclosing unit commits, which commits what
+            # was done in it with the rest. RELEASE would be one more round trip, and on the report path
+            # it would fall where the project's audit head is locked and its other writers queue.
             self._outer.close_raw_savepoint()
         self._done = True
 

@@ -176,3 +176,25 @@ async def test_on_sqlite_the_write_ahead_log_starts_over_while_writes_go_on(sqli
     finally:
         await db.dispose()
     assert frames < 300, f"the log holds {frames:.0f} frames after 600 commits of ~2 pages"
+
+
+async def test_a_committed_raw_joined_unit_stays_when_a_later_one_rolls_back(db: Database) -> None:
+    """A committed raw unit's savepoint is left open (no RELEASE round trip): a later unit's rollback
+    goes back to its own savepoint only, the ORM may be used again, and the enclosing commit keeps all."""
+    project_id, li = await office(db)
+    async with db.enclosing() as outer:
+        for _ in range(2):
+            async with db.uow(orm=False) as joined:
+                await log(joined, project_id, li)
+                await joined.commit()
+        async with db.uow(orm=False) as joined:
+            await log(joined, project_id, li)  # not committed: rolled back to its own savepoint
+        await outer.counters.bump("malformed_report", "20261123")  # the ORM, after the raw units
+        async with db.uow(orm=False) as joined:
+            await log(joined, project_id, li)
+            await joined.commit()
+        await outer.commit()
+    assert (await count(db, EventRow), await count(db, DailyCounterRow)) == (3, 1)
+    async with db.uow(write=False) as uow:
+        links, head = await uow.events.chain(project_id)
+    assert head == links[-1].hash and [link.prev_hash for link in links[1:]] == [link.hash for link in links[:-1]]
