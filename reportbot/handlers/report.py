@@ -114,13 +114,6 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
     phone = f.draft.phone.masked
     on_behalf = f.filed_by.name if f.filed_by.id != f.canvasser.id else None
     async with db.uow(orm=False) as uow:  # the report path's statements are all raw (storage.sql)
-
-        async def log(kind: EventKind, report_id: int, prev: str | None = None) -> None:
-            await uow.events.add(
-                project_id=f.project.id, phone=phone, kind=kind, actor_id=f.canvasser.id, at=f.now,
-                report_id=report_id, detail=on_behalf, prev=prev,
-            )
-
         state = await uow.reports.customer_state(f.project.id, phone, f.canvasser.id, f.phone_hash)
         if state.public:
             return PublicCustomer()
@@ -129,7 +122,10 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
         if latest is not None and latest.status.active:
             if latest.canvasser_id == f.canvasser.id:
                 return _ShowAgain(Repeated, latest.id)
-            await log(EventKind.DUPLICATE_REFUSED, latest.id)
+            await uow.events.add(
+                project_id=f.project.id, phone=phone, kind=EventKind.DUPLICATE_REFUSED, actor_id=f.canvasser.id,
+                at=f.now, report_id=latest.id, detail=on_behalf,
+            )
             await uow.commit()
             return Duplicate(latest.team, latest.reported_at)
         if state.visited_at is not None:
@@ -138,7 +134,7 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
             return _ShowAgain(ReasonRequired, latest.id)
         if state.active_of_canvasser >= max_active:
             return TooManyActive(max_active)
-        filed = await uow.reports.file(
+        report = await uow.reports.file(
             NewReport(
                 project_id=f.project.id,
                 receipt_prefix=f"BB-{f.receipt_day}-",
@@ -156,6 +152,7 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
                 source_channel=f.channel,
                 source_chat=f.chat_id,
                 phone_hash=f.phone_hash,
+                on_behalf=on_behalf,
             ),
             f.receipt_day,
             [
@@ -163,8 +160,6 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
                 for plan in plan_for_report(f.now, f.draft.appointment, f.valid_until, policy)
             ],
         )
-        report = filed.report
-        await log(EventKind.REPORTED, report.id, prev=filed.chain_head)
         await uow.commit()
         return Accepted(report)
 

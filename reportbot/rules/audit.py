@@ -45,7 +45,22 @@ def event_content(
     digest: str,
 ) -> str:
     """What an event's hash commits to besides the hash before it: its anonymous skeleton and its digest."""
-    return _canonical([project_id, report_id, kind, actor_id, _utc(at), public_detail, digest])
+    return with_report(event_content_around_report(project_id, kind, actor_id, at, public_detail, digest), report_id)
+
+
+def event_content_around_report(
+    project_id: int, kind: str, actor_id: int, at: datetime, public_detail: str | None, digest: str
+) -> tuple[str, str]:
+    """The content before and after the report id, for a statement that learns the id as it inserts the
+    report: ``before + str(report_id) + after`` is ``event_content`` (storage.repositories files a report
+    and chains its event so on PostgreSQL)."""
+    return _canonical([project_id])[:-1] + ",", "," + _canonical([kind, actor_id, _utc(at), public_detail, digest])[1:]
+
+
+def with_report(content_around_report: tuple[str, str], report_id: int | None) -> str:
+    """The content, the report id put between its halves."""
+    before, after = content_around_report
+    return f"{before}{json.dumps(report_id)}{after}"
 
 
 def chain_link(prev_hash: str, content: str) -> str:

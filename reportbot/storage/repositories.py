@@ -20,8 +20,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from reportbot.rules.audit import GENESIS, Link, chain_link, event_content, personal_digest, split_detail
-from reportbot.rules.privacy import same_customer
+from reportbot.rules.audit import (
+    GENESIS,
+    Link,
+    chain_link,
+    event_content_around_report,
+    personal_digest,
+    split_detail,
+    with_report,
+)
 from reportbot.rules.model import (
     ACTIVE_STATUSES,
     Event,
@@ -34,14 +41,15 @@ from reportbot.rules.model import (
     Status,
     Visit,
 )
+from reportbot.rules.privacy import same_customer
 from reportbot.rules.teams import TeamChange, team_at
 from reportbot.storage.sql import Sql, values_list
 from reportbot.storage.tables import (
     ACTIVE_SQL,
     AuditHeadRow,
     DailyCounterRow,
-    DeliveryRow,
     DealRow,
+    DeliveryRow,
     EventRow,
     FollowUpRow,
     OutboxRow,
@@ -289,18 +297,21 @@ _INSERT_REPORT = (
     " RETURNING id"
 )
 # PostgreSQL files a report in ONE round trip (data-modifying WITH; SQLite has none, and there every
-# statement is a function call anyway): lock the project's audit head, number the report, insert it and
-# plan its reminders. Each sub-statement reads the one before it, so they run, and take their row locks,
-# in that order: head first, as every other writer of the project's events takes it. From the head's
-# lock on, the project's other writers queue until this transaction commits; this saves three of the
-# round trips they queue behind. $2 is the receipt prefix; the number is padded to four digits as
-# ``receipt_number`` pads it ($17 is GENESIS; $18 the day; $19–$21 the reminders' kinds, dues and staff).
+# statement is a function call anyway): lock the project's audit head, number the report, insert it,
+# plan its reminders, chain its 'reported' event and move the head. Each sub-statement reads the one
+# before it, so they run, and take their row locks, in that order: head first, as every other writer of
+# the project's events takes it. From the head's lock on, the project's other writers queue until this
+# transaction commits: what is done here is not a round trip they wait for. The event's hash is
+# sha256(prev || '\n' || content) as rules.audit.chain_link computes it; the content is
+# rules.audit.event_content with the new report's id between its two halves ($24, $25).
+# $2 is the receipt prefix; the number is padded to four digits as ``receipt_number`` pads it ($17 the
+# day; $18–$20 the reminders' kinds, dues and staff; $21–$23 the event's kind, detail and salt; $26 its
+# personal digest). No row back: the project has no head yet (its first event), and nothing was done.
 _FILE_REPORT_PG = f"""
 WITH head AS (
-  INSERT INTO audit_head (project_id, last_hash) VALUES ($1, $17)
-  ON CONFLICT (project_id) DO UPDATE SET last_hash = audit_head.last_hash RETURNING last_hash
+  SELECT last_hash FROM audit_head WHERE project_id = $1 FOR UPDATE
 ), counted AS (
-  INSERT INTO receipt_counter (project_id, day, last) SELECT $1, $18, 1 FROM head
+  INSERT INTO receipt_counter (project_id, day, last) SELECT $1, $17, 1 FROM head
   ON CONFLICT (project_id, day) DO UPDATE SET last = receipt_counter.last + 1 RETURNING last
 ), filed AS (
   INSERT INTO report ({', '.join(_NEW_REPORT_COLUMNS)})
@@ -310,10 +321,17 @@ WITH head AS (
 ), planned AS (
   INSERT INTO reminder (key, kind, project_id, due_at, report_id, staff_id)
   SELECT plan.kind || ':' || filed.id, plan.kind, $1, plan.due, filed.id, plan.staff
-  FROM filed, unnest($19::text[], $20::timestamptz[], $21::bigint[]) AS plan(kind, due, staff)
+  FROM filed, unnest($18::text[], $19::timestamptz[], $20::bigint[]) AS plan(kind, due, staff)
   ON CONFLICT (key) DO NOTHING
+), appended AS (
+  INSERT INTO event (project_id, phone, report_id, kind, actor_id, at, detail, prev_hash, hash, salt, personal_digest)
+  SELECT $1, $4, filed.id, $21, $6, $9, $22, head.last_hash,
+         encode(sha256(convert_to(head.last_hash || E'\\n' || $24 || filed.id::text || $25, 'UTF8')), 'hex'),
+         $23, $26
+  FROM filed, head RETURNING hash
 )
-SELECT filed.id, filed.receipt_no, head.last_hash FROM filed, head
+UPDATE audit_head SET last_hash = appended.hash FROM appended, filed WHERE audit_head.project_id = $1
+RETURNING filed.id, filed.receipt_no
 """
 
 
@@ -329,14 +347,6 @@ class PlannedReminder:
     kind: str
     due: datetime
     staff_id: int | None
-
-
-@dataclass(frozen=True)
-class Filed:
-    """A report just filed, and its project's audit head as locked before it (``EventRepository.add``'s ``prev``)."""
-
-    report: Report
-    chain_head: str
 
 
 @dataclass(frozen=True)
@@ -359,6 +369,7 @@ class NewReport:
     source_channel: str
     source_chat: str
     phone_hash: str | None = None  # keyed hash of the full number, when one was given
+    on_behalf: str | None = None  # who filed it for the canvasser: the detail of its 'reported' event
 
 
 class ReportRepository(_Repository):
@@ -462,31 +473,40 @@ class ReportRepository(_Repository):
         visited_at, owner_team, _ = (exact or visits or [(None, None, None)])[0]
         return CustomerState(bool(public), latest, sql.time(visited_at), owner_team, int(active))
 
-    async def file(self, new: NewReport, day: str, reminders: Sequence[PlannedReminder]) -> Filed:
-        """Lock the project's audit head, number the report after ``new.receipt_prefix``, insert it and
-        plan its reminders; the partial unique index turns away a second active report."""
+    async def file(self, new: NewReport, day: str, reminders: Sequence[PlannedReminder]) -> Report:
+        """Number the report after ``new.receipt_prefix``, insert it, plan its reminders and chain its
+        'reported' event, the project's audit head locked first; the partial unique index turns away a
+        second active report."""
         sql = await self.sql()
         values = (
             new.project_id, new.receipt_prefix, new.customer, new.phone, new.team, new.canvasser_id, new.filed_by_id,
             new.appointment_at, new.reported_at, new.valid_until, Status.PENDING.value, new.note, new.reason,
             new.source_channel, new.source_chat, new.phone_hash,
         )  # fmt: skip
+        reported = EventKind.REPORTED
         if sql.dialect == "postgresql":
-            found = await sql.row(
-                _FILE_REPORT_PG, *values, GENESIS, day, [r.kind for r in reminders], [r.due for r in reminders],
-                [r.staff_id for r in reminders],
-            )
+            seal = _Seal.of(new.project_id, new.phone, reported, new.canvasser_id, new.reported_at, new.on_behalf)
+            args = (
+                *values, day, [r.kind for r in reminders], [r.due for r in reminders], [r.staff_id for r in reminders],
+                reported.value, new.on_behalf, seal.salt, *seal.content_around_report, seal.personal_digest,
+            )  # fmt: skip
+            found = await sql.row(_FILE_REPORT_PG, *args)
+            if found is None:  # the project's first event: make its head, then the same, the head now locked
+                await sql.value(_LOCK_HEAD, new.project_id, GENESIS)
+                found = await sql.row(_FILE_REPORT_PG, *args)
             assert found is not None
-            report_id, receipt_no, head = int(found[0]), str(found[1]), str(found[2])
-        else:
-            head = str(await sql.value(_LOCK_HEAD, new.project_id, GENESIS))
-            receipt_no = receipt_number(new.receipt_prefix, int(await sql.value(_NEXT_RECEIPT, new.project_id, day)))
-            report_id = int(await sql.value(_INSERT_REPORT, *values[:1], receipt_no, *values[2:]))
-            await sql.execute_many(_PLAN, [
-                (f"{r.kind}:{report_id}", r.kind, new.project_id, r.due, report_id, None, r.staff_id)
-                for r in reminders
-            ])
-        return Filed(self._new(report_id, receipt_no, new), head)
+            return self._new(int(found[0]), str(found[1]), new)
+        head = str(await sql.value(_LOCK_HEAD, new.project_id, GENESIS))
+        receipt_no = receipt_number(new.receipt_prefix, int(await sql.value(_NEXT_RECEIPT, new.project_id, day)))
+        report_id = int(await sql.value(_INSERT_REPORT, *values[:1], receipt_no, *values[2:]))
+        await sql.execute_many(_PLAN, [
+            (f"{r.kind}:{report_id}", r.kind, new.project_id, r.due, report_id, None, r.staff_id) for r in reminders
+        ])
+        await self._unit.events.add(
+            project_id=new.project_id, phone=new.phone, kind=reported, actor_id=new.canvasser_id, at=new.reported_at,
+            report_id=report_id, detail=new.on_behalf, prev=head,
+        )
+        return self._new(report_id, receipt_no, new)
 
     @staticmethod
     def _new(report_id: int, receipt_no: str, new: NewReport) -> Report:
@@ -617,6 +637,26 @@ RETURNING audit_head.last_hash
 """
 
 
+@dataclass(frozen=True)
+class _Seal:
+    """What chains an event besides the hash before it: its salt, its personal digest and its content."""
+
+    salt: str
+    personal_digest: str
+    content_around_report: tuple[str, str]  # the content before and after the event's report id
+
+    @classmethod
+    def of(cls, project_id: int, phone: str, kind: EventKind, actor_id: int, at: datetime, detail: str | None) -> _Seal:
+        salt = secrets.token_hex(16)
+        personal, public = split_detail(kind.value, detail)
+        digest = personal_digest(salt, phone, personal)
+        return cls(salt, digest, event_content_around_report(project_id, kind.value, actor_id, at, public, digest))
+
+    def content(self, report_id: int | None) -> str:
+        """rules.audit.event_content of the event."""
+        return with_report(self.content_around_report, report_id)
+
+
 class EventRepository(_Repository):
     async def add(
         self,
@@ -634,10 +674,9 @@ class EventRepository(_Repository):
 
         ``prev``: the head as this transaction locked it already (``ReportRepository.file``)."""
         sql = await self.sql()
-        salt = secrets.token_hex(16)
-        personal, public = split_detail(kind.value, detail)
-        personal_hash = personal_digest(salt, phone, personal)
-        content = event_content(project_id, report_id, kind.value, actor_id, at, public, personal_hash)
+        seal = _Seal.of(project_id, phone, kind, actor_id, at, detail)
+        salt, personal_hash = seal.salt, seal.personal_digest
+        content = seal.content(report_id)
         if prev is None and sql.dialect == "postgresql":
             appended = await sql.value(
                 _APPEND_EVENT_PG, project_id, phone, report_id, kind.value, actor_id, at, detail, content, salt,

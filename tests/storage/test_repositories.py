@@ -38,7 +38,7 @@ def row(project_id: int, canvasser_id: int, phone: str = "138***88888", name: st
 async def test_times_come_back_aware_and_equal_to_what_was_stored(db: Database) -> None:
     project_id, li, _ = await office(db)
     async with db.uow() as uow:
-        report = (await uow.reports.file(row(project_id, li), "20261123", [])).report
+        report = await uow.reports.file(row(project_id, li), "20261123", [])
         await uow.commit()
     async with db.uow(write=False) as uow:
         again = await uow.reports.get(report.id)
@@ -61,7 +61,7 @@ async def test_the_database_itself_refuses_a_second_active_report_of_one_custome
 async def test_a_decided_report_frees_nothing_but_a_rejected_one_frees_the_customer(db: Database) -> None:
     project_id, li, zhao = await office(db)
     async with db.uow() as uow:
-        first = (await uow.reports.file(row(project_id, li), "20261123", [])).report
+        first = await uow.reports.file(row(project_id, li), "20261123", [])
         assert await uow.reports.decide(first.id, status=Status.REJECTED, by=zhao, at=NOW, reject_reason=RejectReason.FORMAT)
         assert not await uow.reports.decide(first.id, status=Status.CONFIRMED, by=zhao, at=NOW)
         await uow.reports.file(row(project_id, zhao, name="赵敏"), "20261123", [])
@@ -78,7 +78,7 @@ async def test_receipt_numbers_count_per_project_and_day(db: Database) -> None:
 
     async def file(project: int, phone: str, day: str) -> str:
         new = replace(row(project, li, phone), receipt_prefix=f"BB-{day}-")
-        return (await uow.reports.file(new, day, [])).report.receipt_no
+        return (await uow.reports.file(new, day, [])).receipt_no
 
     async with db.uow() as uow:
         other = await uow.projects.add("山海湾", "-1005678", None, NOW)
@@ -100,31 +100,35 @@ async def test_a_day_past_9999_reports_gets_five_digit_numbers(db: Database) -> 
         await (await uow.sql()).execute(
             "UPDATE receipt_counter SET last = 9998 WHERE project_id = $1 AND day = $2", project_id, "20261123"
         )
-        numbers = [(await uow.reports.file(row(project_id, li, f"138***0000{n}"), "20261123", [])).report.receipt_no
+        numbers = [(await uow.reports.file(row(project_id, li, f"138***0000{n}"), "20261123", [])).receipt_no
                    for n in (2, 3)]
         await uow.commit()
     assert numbers == ["BB-20261123-9999", "BB-20261123-10000"]
 
 
-async def test_filing_plans_the_reports_reminders_and_hands_back_the_locked_chain_head(db: Database) -> None:
-    project_id, li, _ = await office(db)
+async def test_filing_plans_the_reports_reminders_and_chains_its_reported_event(db: Database) -> None:
+    """The project's first event makes its chain head; later ones chain to it, another writer's event between."""
+    project_id, li, zhao = await office(db)
     due = local("2026-11-23 10:30")
     async with db.uow() as uow:
         first = await uow.reports.file(row(project_id, li, "138***00001"), "20261123", [
             PlannedReminder("pending", due, None), PlannedReminder("appt_day", local("2026-11-24 09:00"), li),
         ])
-        await uow.events.add(project_id=project_id, phone="138***00001", kind=EventKind.REPORTED, actor_id=li,
-                             at=NOW, report_id=first.report.id, prev=first.chain_head)
-        second = await uow.reports.file(row(project_id, li, "138***00002"), "20261123", [])
+        await uow.events.add(project_id=project_id, phone="138***00001", kind=EventKind.DUPLICATE_REFUSED,
+                             actor_id=zhao, at=NOW, report_id=first.id)
+        on_behalf = replace(row(project_id, li, "138***00002"), filed_by_id=zhao, on_behalf="赵敏")
+        second = await uow.reports.file(on_behalf, "20261123", [])
         await uow.commit()
-    assert first.chain_head == GENESIS
     async with db.uow(write=False) as uow:
         links, head = await uow.events.chain(project_id)
-        assert await uow.reminders.exists(f"pending:{first.report.id}")
-        assert await uow.reminders.exists(f"appt_day:{first.report.id}")
-        assert not await uow.reminders.exists(f"pending:{second.report.id}")
-    assert [link.report_id for link in links] == [first.report.id]
-    assert second.chain_head == head == links[0].hash
+        assert await uow.reminders.exists(f"pending:{first.id}")
+        assert await uow.reminders.exists(f"appt_day:{first.id}")
+        assert not await uow.reminders.exists(f"pending:{second.id}")
+    assert [(link.kind, link.report_id, link.actor_id, link.detail) for link in links] == [
+        ("reported", first.id, li, None), ("duplicate_refused", first.id, zhao, None),
+        ("reported", second.id, li, "赵敏"),
+    ]
+    assert links[0].prev_hash == GENESIS and head == links[-1].hash
     assert first_break(links, head) is None
 
 
