@@ -6,8 +6,8 @@ time a repository asks for it, so a unit that needs no ORM pays for none of it (
 connection and its transaction cost 0.2 ms of CPU a unit here, as much as the report's own SQL).
 
 A unit opened while an *enclosing* one is open on the same database (``Database.enclosing``) joins
-it as a savepoint: its ``commit`` ends its part (a raw savepoint is left open, not released: one round
-trip fewer) and the enclosing unit commits everything at once. That is how an incoming message, what its use case records and the answers it is owed become
+it as a savepoint: its ``commit`` ends its part (on PostgreSQL a raw savepoint is left open, not released:
+one round trip fewer) and the enclosing unit commits everything at once. That is how an incoming message, what its use case records and the answers it is owed become
 one transaction, without the use cases knowing. A joined unit opened for reading needs no savepoint;
 one opened with ``orm=False`` takes a plain SQL savepoint instead of the session's (and may then not
 use the ORM, whose session would not know of that savepoint).
@@ -275,9 +275,13 @@ class JoinedUnit:
         if self._savepoint is not None:
             await self._savepoint.commit()
         elif self._raw_savepoint is not None:
-            # No RELEASE: the savepoint stays open until the enclosing unit commits, which commits what
-            # was done in it with the rest. RELEASE would be one more round trip, and on the report path
-            # it would fall where the project's audit head is locked and its other writers queue.
+            # On PostgreSQL no RELEASE: the savepoint stays open until the enclosing unit commits, which
+            # commits what was done in it with the rest. RELEASE would be one more round trip, and on the
+            # report path it would fall where the project's audit head is locked and its other writers
+            # queue. On SQLite it is a call, not a round trip, and an open savepoint costs there: every page
+            # written while one is open is copied to its journal (a temporary file once past 64 KiB).
+            if self.dialect == "sqlite":
+                await (await self._outer.sql()).execute(f"RELEASE SAVEPOINT {self._raw_savepoint}")
             self._outer.close_raw_savepoint()
         self._done = True
 

@@ -179,7 +179,7 @@ async def test_on_sqlite_the_write_ahead_log_starts_over_while_writes_go_on(sqli
 
 
 async def test_a_committed_raw_joined_unit_stays_when_a_later_one_rolls_back(db: Database) -> None:
-    """A committed raw unit's savepoint is left open (no RELEASE round trip): a later unit's rollback
+    """A committed raw unit's savepoint is left open on PostgreSQL (no RELEASE round trip): a later unit's rollback
     goes back to its own savepoint only, the ORM may be used again, and the enclosing commit keeps all."""
     project_id, li = await office(db)
     async with db.enclosing() as outer:
