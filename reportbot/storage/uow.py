@@ -6,9 +6,10 @@ time a repository asks for it, so a unit that needs no ORM pays for none of it (
 connection and its transaction cost 0.2 ms of CPU a unit here, as much as the report's own SQL).
 
 A unit opened while an *enclosing* one is open on the same database (``Database.enclosing``) joins
-it as a savepoint: its ``commit`` ends its part (on PostgreSQL a raw savepoint is left open, not released:
-one round trip fewer) and the enclosing unit commits everything at once. That is how an incoming message, what its use case records and the answers it is owed become
-one transaction, without the use cases knowing. A joined unit opened for reading needs no savepoint;
+it as a savepoint: its ``commit`` ends its part (on PostgreSQL a raw savepoint is left open, not
+released: one round trip fewer) and the enclosing unit commits everything at once. That is how an
+incoming message, what its use case records and the answers it is owed become one transaction,
+without the use cases knowing. A joined unit opened for reading needs no savepoint;
 one opened with ``orm=False`` takes a plain SQL savepoint instead of the session's (and may then not
 use the ORM, whose session would not know of that savepoint).
 """
