@@ -296,6 +296,12 @@ _INSERT_REPORT = (
     f"INSERT INTO report ({', '.join(_NEW_REPORT_COLUMNS)}) VALUES {values_list(1, len(_NEW_REPORT_COLUMNS))}"
     " RETURNING id"
 )
+
+def _chain_link_sql(prev: str, content: str) -> str:
+    """rules.audit.chain_link in SQL: sha256(prev || '\n' || content) as UTF-8, in hex."""
+    return f"encode(sha256(convert_to({prev} || E'\\n' || {content}, 'UTF8')), 'hex')"
+
+
 # PostgreSQL files a report in ONE round trip (data-modifying WITH; SQLite has none, and there every
 # statement is a function call anyway): lock the project's audit head, number the report, insert it,
 # plan its reminders, chain its 'reported' event and move the head. Each sub-statement reads the one
@@ -326,8 +332,7 @@ WITH head AS (
 ), appended AS (
   INSERT INTO event (project_id, phone, report_id, kind, actor_id, at, detail, prev_hash, hash, salt, personal_digest)
   SELECT $1, $4, filed.id, $21, $6, $9, $22, head.last_hash,
-         encode(sha256(convert_to(head.last_hash || E'\\n' || $24 || filed.id::text || $25, 'UTF8')), 'hex'),
-         $23, $26
+         {_chain_link_sql("head.last_hash", "$24 || filed.id::text || $25")}, $23, $26
   FROM filed, head RETURNING hash
 )
 UPDATE audit_head SET last_hash = appended.hash FROM appended, filed WHERE audit_head.project_id = $1
@@ -624,12 +629,12 @@ _INSERT_EVENT_MOVE_HEAD = (
 # sha256(prev || '\n' || content) as rules.audit.chain_link does, with the prev it has just locked. From
 # that lock to the commit the project's other writers queue: one round trip fewer for them. No row
 # back means the project has no head yet (its first event): then the two-statement way below.
-_APPEND_EVENT_PG = """
+_APPEND_EVENT_PG = f"""
 WITH head AS (SELECT last_hash FROM audit_head WHERE project_id = $1 FOR UPDATE),
 appended AS (
   INSERT INTO event (project_id, phone, report_id, kind, actor_id, at, detail, prev_hash, hash, salt, personal_digest)
   SELECT $1, $2, $3, $4, $5, $6, $7, head.last_hash,
-         encode(sha256(convert_to(head.last_hash || E'\\n' || $8, 'UTF8')), 'hex'), $9, $10
+         {_chain_link_sql("head.last_hash", "$8")}, $9, $10
   FROM head RETURNING hash
 )
 UPDATE audit_head SET last_hash = appended.hash FROM appended WHERE audit_head.project_id = $1
