@@ -38,16 +38,16 @@ from bench.sweep_bench import sweep_rows
 from reportbot.handlers import delivery, directory
 from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
+from reportbot.handlers.report import planned_reminders
 from reportbot.handlers.messages import Incoming, Send
 from reportbot.handlers.render import Renderer
 from reportbot.bot import polling
 from reportbot.handlers.router import handle_message
 from reportbot.rules.audit import GENESIS, event_hash, personal_digest
 from reportbot.rules.policy import Policy
-from reportbot.rules.reminders import Kind, plan_for_report
 from reportbot.storage.db import Database
 from reportbot.storage.migrate import upgrade
-from reportbot.storage.repositories import DeliveryRepository, NewReport, PlannedReminder, ReportRepository
+from reportbot.storage.repositories import DeliveryRepository, NewReport, ReportRepository
 from reportbot.storage.sql import PostgresSql
 from reportbot.storage.tables import ACTIVE_SQL
 from tests.storage.race import REPORTED_AT, SURNAMES, TEAM, canvasser, register
@@ -682,8 +682,7 @@ async def asyncpg_report_tx(conn: asyncpg.Connection, ledger: Ledger, i: int) ->
         appointment_at=appointment, reported_at=REPORTED_AT, valid_until=valid_until, note=None, reason=None,
         source_channel="telegram", source_chat=str(5000 + i % CANVASSERS),
     )  # fmt: skip
-    reminders = [PlannedReminder(p.kind.value, p.due, None if p.kind is Kind.PENDING else staff_id)
-                 for p in plan_for_report(REPORTED_AT, appointment, valid_until, POLICY)]
+    reminders = planned_reminders(REPORTED_AT, appointment, valid_until, staff_id, POLICY)
     async with conn.transaction():
         delivery_id = await deliveries.claim("telegram", f"bare:{os.getpid()}-{next(MESSAGE_IDS)}", REPORTED_AT)
         state = await reports.customer_state(new.project_id, phone, staff_id)

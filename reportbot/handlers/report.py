@@ -155,13 +155,20 @@ async def _record_once(db: Database, f: Filing, policy: Policy) -> Outcome | _Sh
                 on_behalf=on_behalf,
             ),
             f.receipt_day,
-            [
-                PlannedReminder(plan.kind.value, plan.due, None if plan.kind is Kind.PENDING else f.canvasser.id)
-                for plan in plan_for_report(f.now, f.draft.appointment, f.valid_until, policy)
-            ],
+            planned_reminders(f.now, f.draft.appointment, f.valid_until, f.canvasser.id, policy),
         )
         await uow.commit()
         return Accepted(report)
+
+
+def planned_reminders(
+    now: datetime, appointment: datetime, valid_until: datetime, canvasser_id: int, policy: Policy
+) -> list[PlannedReminder]:
+    """A new report's reminders: the pending alert goes to the project's assistants, the rest to the canvasser."""
+    return [
+        PlannedReminder(plan.kind.value, plan.due, None if plan.kind is Kind.PENDING else canvasser_id)
+        for plan in plan_for_report(now, appointment, valid_until, policy)
+    ]
 
 
 async def _full_report(db: Database, report_id: int) -> Report:
