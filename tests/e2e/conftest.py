@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -65,12 +67,20 @@ class Office:
             await asyncio.sleep(0.05)
 
 
+def morning_clock(policy: Policy) -> ManualClock:
+    """Today at 10:00 in the office's zone, moving only when told. At the real time of day a bot's first
+    sweep sends the evening digest into the group after 21:00 (and holds reminders in quiet hours),
+    ahead of the answer a test waits for there."""
+    today = SystemClock().now().astimezone(ZoneInfo(policy.timezone))
+    return ManualClock(today.replace(hour=10, minute=0, second=0, microsecond=0))
+
+
 @pytest.fixture
 async def office(emulator: Emulator, sqlite_url: str) -> AsyncIterator[Office]:
-    """The bot polling the emulator, on a clock that starts at the real time and moves only when told."""
+    """The bot polling the emulator, on a clock that starts today at 10:00 and moves only when told."""
     policy = Policy()
     services = Services(db=Database(sqlite_url), render=Renderer(policy.timezone), policy=policy)
-    clock = ManualClock(SystemClock().now())
+    clock = morning_clock(policy)
     await directory.add_project(services.db, "森林半岛", str(GROUP), None, clock.now())
     for entry in (
         NewStaff("李四", "飞虎队", "canvasser", "101", project="森林半岛"),

@@ -13,9 +13,8 @@ from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.render import Renderer
 from reportbot.rules.policy import Policy
-from reportbot.scheduler.clock import SystemClock
 from reportbot.storage.db import Database
-from tests.e2e.conftest import REPORT, WAIT
+from tests.e2e.conftest import REPORT, WAIT, morning_clock
 from tests.e2e.emulator import Emulator, TgUser, new_token, wait_for_bot_messages
 from tests.fakes.tls import Certificates, make_certificates
 from tests.fakes.wecom_server import FakeWeCom
@@ -35,7 +34,7 @@ async def test_one_process_serves_telegram_and_wecom_on_the_same_ledger(
 ) -> None:
     policy = Policy()
     services = Services(db=Database(sqlite_url), render=Renderer(policy.timezone), policy=policy)
-    clock = SystemClock()
+    clock = morning_clock(services.policy)
     await directory.add_project(services.db, "森林半岛", str(TG_GROUP), WECOM_GROUP, clock.now())
     await directory.add_staff(services.db, NewStaff("李四", "飞虎队", "canvasser", "101", None, "森林半岛"), clock.now())
     await directory.add_staff(services.db, NewStaff("王五", "猛虎队", "canvasser", None, "wangwu", "森林半岛"), clock.now())

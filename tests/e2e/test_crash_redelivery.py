@@ -55,6 +55,12 @@ def report(i: int) -> tuple[int, str]:
     return user, f"报备\n客户：客户{chr(0x4E00 + i)}\n电话：139***{i:05d}\n队名：{team}\n拓客：{name}\n到访：明天下午3点"
 
 
+def _no_digests(where: Path) -> Path:
+    policy = where / "policy.toml"
+    policy.write_text('digest_time = "23:59:59"\nweekly_digest = false\n', encoding="utf-8")
+    return policy
+
+
 async def start_bot(db_url: str, token: str, api: ReplayingBotApi, log: Path) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
@@ -64,6 +70,8 @@ async def start_bot(db_url: str, token: str, api: ReplayingBotApi, log: Path) ->
         "DATABASE_URL": db_url,
         "DATA_DIR": str(log.parent / "data"),  # the outbox journal: this bot's own, across its restart
         "LOG_LEVEL": "WARNING",
+        # A real `reportbot run` keeps the real time: no evening digest may come between the answers.
+        "REPORTBOT_POLICY": str(_no_digests(log.parent)),
     }
     code = "import sys; from reportbot.bot.cli import main; sys.exit(main(['run']))"
     return await asyncio.create_subprocess_exec(

@@ -20,8 +20,9 @@ from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.render import Renderer
 from reportbot.rules.policy import Policy
-from reportbot.scheduler.clock import ManualClock, SystemClock
+from reportbot.scheduler.clock import ManualClock
 from reportbot.storage.db import Database
+from tests.e2e.conftest import morning_clock
 from tests.e2e.emulator import running_application
 from tests.e2e.fake_bot_api import FakeBotApi
 
@@ -41,7 +42,7 @@ class Office:
 async def office(sqlite_url: str) -> AsyncIterator[Office]:
     policy = Policy()
     services = Services(db=Database(sqlite_url), render=Renderer(policy.timezone), policy=policy)
-    clock = ManualClock(SystemClock().now())
+    clock = morning_clock(policy)
     await directory.add_project(services.db, "森林半岛", str(GROUP), None, clock.now())
     for entry in (
         NewStaff("李四", "飞虎队", "canvasser", "101", project="森林半岛"),

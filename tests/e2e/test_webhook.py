@@ -27,9 +27,9 @@ from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.render import Renderer
 from reportbot.rules.policy import Policy
-from reportbot.scheduler.clock import SystemClock
 from reportbot.storage.db import Database
 from reportbot.storage.tables import DeliveryRow, ReportRow
+from tests.e2e.conftest import morning_clock
 from tests.e2e.emulator import Emulator, TgUser, new_token, wait_for_bot_messages
 
 SECRET = "s3cret-Token_for-the-tests-0123456789"
@@ -80,7 +80,8 @@ def free_port() -> int:
 async def hook(emulator: Emulator, sqlite_url: str) -> AsyncIterator[Hook]:
     policy = Policy()
     services = Services(db=Database(sqlite_url), render=Renderer(policy.timezone), policy=policy)
-    now = SystemClock().now()
+    clock = morning_clock(policy)
+    now = clock.now()
     await directory.add_project(services.db, "森林半岛", str(GROUP), None, now)
     await directory.add_staff(services.db, NewStaff("李四", "飞虎队", "canvasser", "101", project="森林半岛"), now)
     token, port = new_token(), free_port()
@@ -88,7 +89,7 @@ async def hook(emulator: Emulator, sqlite_url: str) -> AsyncIterator[Hook]:
         telegram_bot_token=token, telegram_base_url=emulator.base_url, webhook_url=f"http://127.0.0.1:{port}/tg/hook",
         webhook_secret=SECRET, webhook_listen=f"127.0.0.1:{port}",
     )
-    transport = TelegramTransport(services, SystemClock(), Path(sqlite_url.split("///", 1)[1] + ".journal"))
+    transport = TelegramTransport(services, clock, Path(sqlite_url.split("///", 1)[1] + ".journal"))
     stop = asyncio.Event()
     serving = asyncio.create_task(transport.serve(transport.build(settings), settings, webhook=True, stop=stop))
     url = f"http://127.0.0.1:{port}/tg/hook"
