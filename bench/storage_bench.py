@@ -35,13 +35,13 @@ from sqlalchemy.engine import make_url
 
 from bench.common import Row, Stat, percentile, timed_calls
 from bench.sweep_bench import sweep_rows
+from reportbot.bot import polling
 from reportbot.handlers import delivery, directory
 from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
-from reportbot.handlers.report import planned_reminders
 from reportbot.handlers.messages import Incoming, Send
 from reportbot.handlers.render import Renderer
-from reportbot.bot import polling
+from reportbot.handlers.report import planned_reminders
 from reportbot.handlers.router import handle_message
 from reportbot.rules.audit import GENESIS, event_hash, personal_digest
 from reportbot.rules.policy import Policy
@@ -50,6 +50,7 @@ from reportbot.storage.migrate import upgrade
 from reportbot.storage.repositories import DeliveryRepository, NewReport, ReportRepository
 from reportbot.storage.sql import PostgresSql
 from reportbot.storage.tables import ACTIVE_SQL
+from tests.storage.pg_socket import unix_socket_url
 from tests.storage.race import REPORTED_AT, SURNAMES, TEAM, canvasser, register
 
 SECTION = "storage"
@@ -104,6 +105,10 @@ SQLITE3, AIOSQLITE = "bare tx, stdlib sqlite3", "bare tx, aiosqlite"
 ASYNCPG_1, ASYNCPG_8 = "bare tx, asyncpg 1 connection", "bare tx, asyncpg 8 connections"
 # Not the issue's floor: a report's own writes, through the report path's own statements, bare.
 ASYNCPG_8_WRITES = "a report's statements, bare, asyncpg 8 connections"
+# PostgreSQL is measured over its Unix socket when the server has one here, as a bot on the database's
+# machine connects (README "Performance"); the 8-connection loads are repeated over TCP loopback, under
+# their names with this suffix (the table shows the transport beside the database instead).
+OVER_TCP = " over TCP"
 PIPELINE_RACE, FLOOR_RACE = "race via pipeline", "race via bare tx"
 PIPELINE_GROUPED = (
     f"pipeline, 1 caller, groups of up to {polling.GROUP} or {polling.GROUP_SECONDS * 1000:g} ms in one "
@@ -166,6 +171,7 @@ class Ledger:
     project_ids: list[int]
     canvasser_ids: list[int]
     generation_s: float | None = None
+    tcp_url: str | None = None  # PostgreSQL: the same database over TCP when ``url`` is its Unix socket
     heads: dict[int, str] = field(default_factory=dict)  # each project's audit chain head after the history
     _next_phone: int = 0
     _next_receipt: int = 0
@@ -186,6 +192,10 @@ class Ledger:
     @property
     def dsn(self) -> str:
         return self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    @property
+    def tcp_dsn(self) -> str | None:
+        return self.tcp_url and self.tcp_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
     def take_phones(self, count: int = 1) -> int:
         """Reserve ``count`` new customers; the first one's number."""
@@ -365,6 +375,8 @@ async def open_ledger(kind: str, stored: int, tmp: Path) -> AsyncIterator[Ledger
     async with database(kind, stored, tmp) as url:
         await asyncio.to_thread(upgrade, url)
         ledger = await register_office(kind, url, stored)
+        if kind == POSTGRES and (socket := await unix_socket_url(url)) is not None:
+            ledger.url, ledger.tcp_url = socket, url
         if stored:
             start = time.perf_counter()
             await (asyncio.to_thread(fill_sqlite, ledger) if kind == SQLITE else fill_postgres(ledger))
@@ -542,13 +554,19 @@ async def ask_who(svc: Services, phone: str) -> None:
     assert isinstance(actions[0], Send) and phone in actions[0].text, actions
 
 
-def pipeline_loads(svc: Services, ledger: Ledger, plan: Plan) -> dict[str, Load]:
+def pipeline_loads(svc: Services, ledger: Ledger, plan: Plan, tcp: Services | None = None) -> dict[str, Load]:
+    """The pipeline's loads; ``tcp``: the same services over TCP, for the 8-caller loads' second run."""
     # After each report (or group) the load yields to the event loop once, as the bot does when it
     # awaits the network between updates. On SQLite nothing in a report awaits I/O, so without it the
     # loop's other work never ran: the checkpointer never copied the log, and the log grew all run long.
-    async def one(i: int) -> None:
-        await send_report(svc, phone_text(ledger.take_phones()), i)
-        await asyncio.sleep(0)
+    def one_via(over: Services) -> Callable[[int], Awaitable[None]]:
+        async def one(i: int) -> None:
+            await send_report(over, phone_text(ledger.take_phones()), i)
+            await asyncio.sleep(0)
+
+        return one
+
+    one = one_via(svc)
 
     async def answer_all(count: int) -> Answers:
         """As tests/storage/race.py report_all, but a new customer each time (a re-report needs a reason)."""
@@ -575,10 +593,14 @@ def pipeline_loads(svc: Services, ledger: Ledger, plan: Plan) -> dict[str, Load]
         PIPELINE_RACE: race(answer_all),
     }
     if ledger.kind == POSTGRES:
-        loads[PIPELINE_8] = calls(one, plan.pipeline_reports, workers=8)
-        loads[PIPELINE_8_SPREAD] = calls(
-            lambda i: send_group_report(svc, phone_text(ledger.take_phones()), i), plan.pipeline_reports, workers=8
-        )
+        for over, via in ((svc, ""), (tcp, OVER_TCP)):
+            if over is None:
+                continue
+            loads[PIPELINE_8 + via] = calls(one_via(over), plan.pipeline_reports, workers=8)
+            loads[PIPELINE_8_SPREAD + via] = calls(
+                lambda i, s=over: send_group_report(s, phone_text(ledger.take_phones()), i), plan.pipeline_reports,
+                workers=8,
+            )  # fmt: skip
     return loads
 
 
@@ -736,6 +758,15 @@ async def postgres_floors(ledger: Ledger, plan: Plan, stack: contextlib.AsyncExi
     async def one(i: int) -> None:
         await asyncpg_tx(conns[i % 8], ledger.bare_values(i))
 
+    over_tcp: dict[str, Load] = {}
+    if ledger.tcp_dsn is not None:
+        tcp_conns = [await asyncpg.connect(ledger.tcp_dsn) for _ in range(8)]
+        for conn in tcp_conns:
+            stack.push_async_callback(conn.close)
+        over_tcp[ASYNCPG_8 + OVER_TCP] = calls(
+            lambda i: asyncpg_tx(tcp_conns[i % 8], ledger.bare_values(i)), plan.floor_reports, workers=8
+        )
+
     async def answer_all(count: int) -> Answers:
         phone = phone_text(ledger.take_phones())
 
@@ -750,6 +781,7 @@ async def postgres_floors(ledger: Ledger, plan: Plan, stack: contextlib.AsyncExi
         ASYNCPG_8: calls(one, plan.floor_reports, workers=8),
         ASYNCPG_8_WRITES: calls(lambda i: asyncpg_report_tx(conns[i % 8], ledger, i), plan.floor_reports, workers=8),
         FLOOR_RACE: race(answer_all),
+        **over_tcp,
     }
 
 
@@ -811,8 +843,10 @@ async def footprint(ledger: Ledger, plan: Plan) -> dict[str, Stat]:
 # Rows
 
 
-def where(ledger: Ledger) -> str:
-    return f"{ledger.kind}, {ledger.stored:,} stored"
+def where(ledger: Ledger, load: str = "") -> str:
+    """The database the rows of ``load`` ran on, and how it was reached when both ways were measured."""
+    over = "" if ledger.tcp_url is None else " (TCP loopback)" if load.endswith(OVER_TCP) else " (Unix socket)"
+    return f"{ledger.kind}{over}, {ledger.stored:,} stored"
 
 
 def latency_note(m: Measured) -> str:
@@ -828,10 +862,11 @@ def comparison_rows(
     """Throughput and p99 of a pipeline load, each beside a floor load of the same run."""
     rate_goal, p99_goal = goals
     v, f = m[value], m[floor]
+    name, floor = value.removesuffix(OVER_TCP), floor.removesuffix(OVER_TCP)
     return [
-        Row(SECTION, f"{value} — {where(ledger)}", v.rate, "reports/s", floor, f.rate, rate_goal,
+        Row(SECTION, f"{name} — {where(ledger, value)}", v.rate, "reports/s", floor, f.rate, rate_goal,
             latency_note(v) + PIPELINE_NOTE),
-        Row(SECTION, f"{value} p99 — {where(ledger)}", v.p99, "ms", f"{floor} p99", f.p99, p99_goal,
+        Row(SECTION, f"{name} p99 — {where(ledger, value)}", v.p99, "ms", f"{floor} p99", f.p99, p99_goal,
             f"p50 {v.p50.show(2)} ms vs {f.p50.show(2)} ms", higher_is_better=False),
     ]  # fmt: skip
 
@@ -865,6 +900,12 @@ def throughput_rows(ledger: Ledger, m: dict[str, Measured]) -> list[Row]:
         pipeline += comparison_rows(ledger, m, PIPELINE_8, ASYNCPG_8, ("ratio ≥ 0.50", ""))
         pipeline += comparison_rows(ledger, m, PIPELINE_8, ASYNCPG_8_WRITES, ("", ""))[:1]
         pipeline += comparison_rows(ledger, m, PIPELINE_8_SPREAD, ASYNCPG_8, ("", ""))[:1]
+        if ASYNCPG_8 + OVER_TCP in m:
+            for load in (PIPELINE_8, PIPELINE_8_SPREAD):
+                pipeline += comparison_rows(ledger, m, load + OVER_TCP, ASYNCPG_8 + OVER_TCP, ("", ""))[:1]
+            tcp_floor = m[ASYNCPG_8 + OVER_TCP]
+            floors.append(Row(SECTION, f"{ASYNCPG_8} — {where(ledger, OVER_TCP)}", tcp_floor.rate, "reports/s",
+                              ISSUE_FIGURES[ASYNCPG_8], note=latency_note(tcp_floor)))
         writes = m[ASYNCPG_8_WRITES]
         floors.append(Row(SECTION, f"{ASYNCPG_8_WRITES} — {where(ledger)}", writes.rate, "reports/s",
                           ASYNCPG_8, m[ASYNCPG_8].rate, note=latency_note(writes) + WRITES_NOTE))
@@ -924,9 +965,12 @@ async def ledger_rows(ledger: Ledger, plan: Plan) -> list[Row]:
     """Everything measured on one database: footprint first (on the untouched ledger), then the loads."""
     fp = await footprint(ledger, plan)
     svc = services(ledger.url)
+    tcp = services(ledger.tcp_url) if ledger.tcp_url else None
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(svc.db.dispose)
-        loads = {**pipeline_loads(svc, ledger, plan), **await FLOORS[ledger.kind](ledger, plan, stack)}
+        if tcp is not None:
+            stack.push_async_callback(tcp.db.dispose)
+        loads = {**pipeline_loads(svc, ledger, plan, tcp), **await FLOORS[ledger.kind](ledger, plan, stack)}
         races = {name: loads.pop(name) for name in (PIPELINE_RACE, FLOOR_RACE)}
         throughput = await measure(plan.reps, loads, plan.seconds_per_rep)
         raced = await measure(plan.race_reps, races)
