@@ -261,9 +261,15 @@ async def calibrate(load: Load, seconds: float | None) -> int:
     return max(min(load.count, MIN_COUNT), min(load.count, round(rate * seconds)))
 
 
-async def measure(reps: int, loads: dict[str, Load], seconds: float | None = None) -> dict[str, Measured]:
-    """``reps`` repetitions of every load after a warm-up, interleaved so that drift hits all alike."""
+async def measure(
+    reps: int, loads: dict[str, Load], seconds: float | None = None,
+    warmed: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Measured]:
+    """``reps`` repetitions of every load after a warm-up, interleaved so that drift hits all alike;
+    ``warmed`` runs once every load is warmed up, before the first repetition."""
     counts = {name: await calibrate(load, seconds) for name, load in loads.items()}
+    if warmed is not None:
+        await warmed()
     samples: dict[str, list[Sample]] = {name: [] for name in loads}
     cpu: dict[str, list[float]] = {name: [] for name in loads}
     for _ in range(reps):
@@ -344,6 +350,20 @@ def race(answer_all: Callable[[int], Awaitable[Answers]]) -> Load:
 
 # ---------------------------------------------------------------------------------------------
 # Databases
+
+
+async def analyze(ledger: Ledger) -> None:
+    """What autovacuum does once a table has grown (50 rows and 10 %): fresh statistics, and every
+    connection's cached plans made anew with them. Without it a database that started empty keeps
+    whatever generic plan each connection chose while its tables held a few rows: some chose an index
+    scan over the whole project (``ix_report_project_customer``, filtering by phone) instead of the
+    customer's unique index, and their lookups slowed as the table grew (the 8-connection floor fell
+    from ~2,500 to ~400/s over a run, on whichever connections it struck)."""
+    conn = await asyncpg.connect(ledger.dsn)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
 
 
 async def pg_admin(sql: str) -> None:
@@ -972,7 +992,8 @@ async def ledger_rows(ledger: Ledger, plan: Plan) -> list[Row]:
             stack.push_async_callback(tcp.db.dispose)
         loads = {**pipeline_loads(svc, ledger, plan, tcp), **await FLOORS[ledger.kind](ledger, plan, stack)}
         races = {name: loads.pop(name) for name in (PIPELINE_RACE, FLOOR_RACE)}
-        throughput = await measure(plan.reps, loads, plan.seconds_per_rep)
+        warmed = (lambda: analyze(ledger)) if ledger.kind == POSTGRES else None
+        throughput = await measure(plan.reps, loads, plan.seconds_per_rep, warmed)
         raced = await measure(plan.race_reps, races)
         swept = await sweep_rows(ledger, svc, plan.reps, where(ledger), SECTION)
     return (
