@@ -161,6 +161,11 @@ def as_is(at: datetime) -> datetime:
     return at
 
 
+def asyncpg_dsn(url: str) -> str:
+    """A SQLAlchemy postgresql+asyncpg URL as asyncpg itself takes it."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 @dataclass
 class Ledger:
     """A migrated database with the bench office registered and ``stored`` past reports in it."""
@@ -191,11 +196,11 @@ class Ledger:
 
     @property
     def dsn(self) -> str:
-        return self.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        return asyncpg_dsn(self.url)
 
     @property
     def tcp_dsn(self) -> str | None:
-        return self.tcp_url and self.tcp_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        return asyncpg_dsn(self.tcp_url) if self.tcp_url else None
 
     def take_phones(self, count: int = 1) -> int:
         """Reserve ``count`` new customers; the first one's number."""
@@ -263,17 +268,17 @@ async def calibrate(load: Load, seconds: float | None) -> int:
 
 async def measure(
     reps: int, loads: dict[str, Load], seconds: float | None = None,
-    warmed: Callable[[], Awaitable[None]] | None = None,
+    before_each: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Measured]:
     """``reps`` repetitions of every load after a warm-up, interleaved so that drift hits all alike;
-    ``warmed`` runs once every load is warmed up, before the first repetition."""
+    ``before_each`` runs before every measured run of a load, untimed."""
     counts = {name: await calibrate(load, seconds) for name, load in loads.items()}
-    if warmed is not None:
-        await warmed()
     samples: dict[str, list[Sample]] = {name: [] for name in loads}
     cpu: dict[str, list[float]] = {name: [] for name in loads}
     for _ in range(reps):
         for name, load in loads.items():
+            if before_each is not None:
+                await before_each()
             started = time.process_time()
             samples[name].append(await load.run(counts[name]))
             cpu[name].append((time.process_time() - started) * 1000 / counts[name])  # per report, not per group
@@ -353,21 +358,21 @@ def race(answer_all: Callable[[int], Awaitable[Answers]]) -> Load:
 
 
 async def analyze(ledger: Ledger) -> None:
-    """What autovacuum does once a table has grown (50 rows and 10 %): fresh statistics, and every
-    connection's cached plans made anew with them. Without it a database that started empty keeps
-    whatever generic plan each connection chose while its tables held a few rows: some chose an index
-    scan over the whole project (``ix_report_project_customer``, filtering by phone) instead of the
-    customer's unique index, and their lookups slowed as the table grew (the 8-connection floor fell
-    from ~2,500 to ~400/s over a run, on whichever connections it struck)."""
-    conn = await asyncpg.connect(ledger.dsn)
-    try:
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
+    """What autovacuum does each time a table has grown by 10 % (and 50 rows): fresh statistics for
+    ``report``, and every connection's cached plans made anew with them. The bench runs it before each
+    measured run, since a run adds thousands of reports and autovacuum wakes only once a minute.
+
+    Without it a database that started empty keeps whatever generic plan each connection chose while
+    ``report`` held a few rows: an index scan over the whole project (``ix_report_project_customer``,
+    filtering by phone) on some connections, and their lookups slowed as the table grew (the 8-connection
+    floor fell from ~2,500 to ~400/s over a run, on whichever connections it struck). Analysed only once,
+    at 30 rows, it is a seq scan on all of them, with the same end; at 300 rows, the customer's unique index."""
+    await pg_admin("ANALYZE report", ledger.dsn)
 
 
-async def pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
+async def pg_admin(sql: str, dsn: str = PG_ADMIN_DSN) -> None:
+    """``sql`` on a connection of its own (by default to the server's admin database)."""
+    conn = await asyncpg.connect(dsn, timeout=10)
     try:
         await conn.execute(sql)
     finally:
@@ -992,8 +997,8 @@ async def ledger_rows(ledger: Ledger, plan: Plan) -> list[Row]:
             stack.push_async_callback(tcp.db.dispose)
         loads = {**pipeline_loads(svc, ledger, plan, tcp), **await FLOORS[ledger.kind](ledger, plan, stack)}
         races = {name: loads.pop(name) for name in (PIPELINE_RACE, FLOOR_RACE)}
-        warmed = (lambda: analyze(ledger)) if ledger.kind == POSTGRES else None
-        throughput = await measure(plan.reps, loads, plan.seconds_per_rep, warmed)
+        analyzed = (lambda: analyze(ledger)) if ledger.kind == POSTGRES else None
+        throughput = await measure(plan.reps, loads, plan.seconds_per_rep, analyzed)
         raced = await measure(plan.race_reps, races)
         swept = await sweep_rows(ledger, svc, plan.reps, where(ledger), SECTION)
     return (
