@@ -472,7 +472,7 @@ async def throughput_rows(long: bool, root: Path) -> list[Row]:
         "echo-concurrent": (BotSpec("echo", concurrent=True), 1),
     }
     results: dict[str, list[Throughput]] = {name: [] for name in plan}
-    for repetition in range(5):
+    for repetition in range(max(repetitions for _, repetitions in plan.values())):
         for name, (spec, repetitions) in plan.items():
             if long or repetition < repetitions:
                 results[name].append(await throughput_run(spec, office, reports, databases, log))

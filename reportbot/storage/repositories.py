@@ -297,6 +297,7 @@ _INSERT_REPORT = (
     " RETURNING id"
 )
 
+
 def _chain_link_sql(prev: str, content: str) -> str:
     """rules.audit.chain_link in SQL: sha256(prev || '\n' || content) as UTF-8, in hex."""
     return f"encode(sha256(convert_to({prev} || E'\\n' || {content}, 'UTF8')), 'hex')"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,10 +20,10 @@ from reportbot.rules.policy import Policy
 from reportbot.scheduler.clock import ManualClock, SystemClock
 from reportbot.storage.db import Database
 from tests.e2e.emulator import (
+    POLL_INTERVAL,
     Emulator,
     TgUser,
     bot_message,
-    POLL_INTERVAL,
     new_token,
     wait_for_bot_messages,
 )

@@ -20,7 +20,6 @@ from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.render import Renderer
 from reportbot.rules.policy import Policy
-from reportbot.scheduler.clock import ManualClock
 from reportbot.storage.db import Database
 from tests.e2e.conftest import morning_clock
 from tests.e2e.emulator import running_application
