@@ -98,3 +98,10 @@ def test_cleaning_keeps_no_control_character_and_masking_leaves_no_whole_number(
     assert "\x00" not in clean and "\u202e" not in clean and "\r" not in clean
     assert clean_text(clean) == clean
     assert not privacy.contains_full_number(privacy.mask_full_numbers(text, 5))
+
+
+@fuzz_settings(default=300)
+@given(text=hostile_text())
+def test_the_quick_check_before_masking_never_passes_over_a_number_the_full_pattern_finds(text: str) -> None:
+    # rules.privacy tries its full pattern only where the bare number's pattern matches first.
+    assert privacy.contains_full_number(text) == (privacy._FULL_MOBILE.search(text) is not None)
