@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from reportbot.bot import event_loop
 from reportbot.bot.app import build_services
 from reportbot.bot.logs import configure_logging
 from reportbot.bot.policy_file import PolicyError, load_policy
@@ -79,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     transport = TelegramTransport(services, SystemClock(), settings.journal_path("telegram"))
     application = transport.build(settings)
-    asyncio.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
+    event_loop.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
     return 0
 
 
