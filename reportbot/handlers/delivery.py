@@ -6,7 +6,9 @@ case records and the answers it is owed are committed in ONE transaction (``Data
 
 * a second delivery of a key finds it taken and does nothing: nothing recorded twice, no second answer;
 * a crash before the commit leaves nothing, and the redelivery is handled as new;
-* a crash after the commit leaves the answers in the outbox, sent on the next start (``unsent``).
+* a crash after the commit leaves the answers in the outbox, sent on the next start (``unsent``);
+* a transaction lost to a concurrent writer (a report that lost the race for its customer on
+  PostgreSQL: ``TransactionLost``) is rolled back whole and the delivery handled again.
 
 The transports then send from the outbox and note each answer's progress (``bot.journal``, folded
 in here by ``record_progress``). A transport hands its sends to ``Database.after_commit``: inside a
@@ -17,6 +19,7 @@ go out once the whole batch has committed.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,11 +27,16 @@ from datetime import datetime, timedelta
 
 from reportbot.handlers.messages import Action, Alert, Button, Delete, Edit, Incoming, Keyboard, Press, Send
 from reportbot.storage.db import Database
-from reportbot.storage.uow import UnitOfWork
+from reportbot.storage.uow import TransactionLost, UnitOfWork
 
 Durable = Send | Edit | Delete
 # Telegram keeps an unconfirmed update for 24 hours; a key is kept a week, then forgotten.
 KEEP = timedelta(days=7)
+# A delivery whose transaction was lost to a concurrent writer is handled again, this often in all: the
+# second time finds the winner committed, so a third is only for a race lost twice over.
+LOST_ATTEMPTS = 3
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,11 +71,22 @@ async def handle_once(
     batched = db.enclosing_unit()
     if batched is not None:  # inside batch(): it commits, for all its deliveries at once
         return await _handle(batched, item, item.delivery_key, work)
-    async with db.enclosing() as uow:
-        handled = await _handle(uow, item, item.delivery_key, work)
-        if not handled.duplicate:
-            await uow.commit()
-    return handled
+    attempt = 1
+    while True:
+        try:
+            async with db.enclosing() as uow:
+                handled = await _handle(uow, item, item.delivery_key, work)
+                if not handled.duplicate:
+                    await uow.commit()
+            return handled
+        except TransactionLost:
+            # A report lost the race for its customer on PostgreSQL, where the report path takes no
+            # savepoint (handlers.report): all of it was rolled back. Again, from the key on: now the
+            # winner is committed, and the report is answered as the duplicate it is.
+            if attempt == LOST_ATTEMPTS:
+                raise
+            attempt += 1
+            log.info("the transaction of %s was lost to a concurrent writer; handling it again", item.delivery_key)
 
 
 async def _handle(

@@ -59,15 +59,18 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
-    def uow(self, *, write: bool = True, orm: bool = True) -> UnitOfWork | JoinedUnit:
+    def uow(self, *, write: bool = True, orm: bool = True, savepoint: bool = True) -> UnitOfWork | JoinedUnit:
         """A unit of work: ``async with db.uow() as uow: ...; await uow.commit()``.
 
         Inside ``enclosing()`` it is a savepoint of the enclosing transaction instead. ``orm=False``:
         the unit uses only raw statements (storage.sql) and takes no ORM session or savepoint.
+        ``savepoint=False`` (with ``orm=False``): inside ``enclosing()`` on PostgreSQL, not even that
+        savepoint (``JoinedUnit``: each write one statement, then commit; a failed one raises
+        ``TransactionLost``). Outside ``enclosing()`` it changes nothing.
         """
         enclosing = self.enclosing_unit()
         if enclosing is not None:
-            return JoinedUnit(enclosing, write=write, orm=orm)
+            return JoinedUnit(enclosing, write=write, orm=orm, savepoint=savepoint)
         if write:
             return self._unit(self.write_engine, self._writer, immediate=True, lock=self._write_lock, orm=orm)
         return self._unit(self.read_engine, self._reader, immediate=False, lock=None, orm=orm)

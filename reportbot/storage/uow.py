@@ -11,7 +11,9 @@ released: one round trip fewer) and the enclosing unit commits everything at onc
 incoming message, what its use case records and the answers it is owed become one transaction,
 without the use cases knowing. A joined unit opened for reading needs no savepoint;
 one opened with ``orm=False`` takes a plain SQL savepoint instead of the session's (and may then not
-use the ORM, whose session would not know of that savepoint).
+use the ORM, whose session would not know of that savepoint). One opened with ``savepoint=False`` as
+well takes none on PostgreSQL, where a savepoint is a round trip: a statement that fails in it then
+aborts the enclosing transaction, and the unit says so with ``TransactionLost``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -53,6 +56,14 @@ from reportbot.storage.repositories import (
     VisitRepository,
 )
 from reportbot.storage.sql import PostgresSql, Sql, SqliteSql
+
+
+class TransactionLost(Exception):
+    """A statement failed in a joined unit that took no savepoint (``Database.uow(savepoint=False)``).
+
+    On PostgreSQL the enclosing transaction is aborted with it: nothing more can run in it. Whoever
+    opened that transaction rolls it back and does the work again (``handlers.delivery.handle_once``).
+    """
 
 
 class UnitOfWork:
@@ -241,13 +252,22 @@ _REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits",
 
 
 class JoinedUnit:
-    """A unit inside an enclosing one: a savepoint with the enclosing unit's repositories (none to read)."""
+    """A unit inside an enclosing one: a savepoint with the enclosing unit's repositories (none to read).
 
-    def __init__(self, outer: UnitOfWork, *, write: bool = True, orm: bool = True) -> None:
+    ``savepoint=False`` (raw units only): on PostgreSQL no savepoint, one round trip fewer. Leaving such
+    a unit without ``commit`` then undoes nothing, and a failed statement loses the whole enclosing
+    transaction; so each of its writes must be one statement, followed by ``commit``. An integrity
+    error in it (the partial unique index turning a second active report away) is raised as
+    ``TransactionLost``, not caught and retried inside a transaction that is gone. SQLite takes the
+    savepoint anyway: there it is a call, not a round trip, and its filing is several statements.
+    """
+
+    def __init__(self, outer: UnitOfWork, *, write: bool = True, orm: bool = True, savepoint: bool = True) -> None:
         self._outer = outer
         self.dialect = outer.dialect
         self._write = write
         self._orm = orm
+        self._bare = write and not orm and not savepoint and outer.dialect == "postgresql"
 
     def __getattr__(self, name: str) -> Any:
         if name in _REPOSITORIES or name in ("session", "sql"):
@@ -260,7 +280,7 @@ class JoinedUnit:
         self._done = False
         if self._write and self._orm:
             self._savepoint = await self._outer.session.begin_nested()
-        elif self._write:
+        elif self._write and not self._bare:
             sql = await self._outer.sql()
             self._raw_savepoint = self._outer.open_raw_savepoint()
             await sql.execute(f"SAVEPOINT {self._raw_savepoint}")
@@ -271,6 +291,8 @@ class JoinedUnit:
     ) -> None:
         if not self._done:
             await self.rollback()
+        if self._bare and isinstance(exc, IntegrityError):
+            raise TransactionLost("a statement failed where no savepoint was taken") from exc
 
     async def commit(self) -> None:
         if self._savepoint is not None:

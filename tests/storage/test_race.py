@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from reportbot.handlers.context import Services
 from reportbot.rules.model import EventKind
-from reportbot.storage.tables import ReportRow
+from reportbot.storage.tables import DeliveryRow, OutboxRow, ReportRow
 from tests.conftest import local
 from tests.storage.race import register, report_all
 
@@ -36,14 +36,20 @@ async def test_200_simultaneous_reports_of_one_customer_give_exactly_one_receipt
 async def test_simultaneous_reports_delivered_as_telegram_hands_them_over_give_exactly_one_receipt(
     svc: Services,
 ) -> None:
-    """Each in its own enclosing transaction (handlers.delivery): the loser's failed insert on PostgreSQL
-    is rolled back to its unit's savepoint, and the same transaction answers "duplicate"."""
+    """Each in its own enclosing transaction (handlers.delivery). On PostgreSQL the report path takes no
+    savepoint there, so a loser's failed insert loses its whole transaction, and the delivery is handled
+    again from its key on: every key is still recorded once, with exactly the answers it is owed."""
     await register(svc.db, 50, local("2026-11-20 09:00"))
     receipts = await report_all(svc, range(50), local("2026-11-23 10:00"), delivered=True)
     assert sum(receipts) == 1
     assert await stored_reports(svc) == 1
     async with svc.db.uow(write=False) as uow:
         assert await uow.events.count(EventKind.DUPLICATE_REFUSED) == 49
+        deliveries = (await uow.session.execute(select(func.count()).select_from(DeliveryRow))).scalar_one()
+        answers = (await uow.session.execute(select(OutboxRow.chat_id))).scalars().all()
+    assert deliveries == 50
+    # One answer in each canvasser's chat (49 "duplicate", 1 receipt), and the winner's card in the group.
+    assert sorted(answers) == sorted([str(5000 + n) for n in range(50)] + ["-1009000"])
 
 
 async def test_two_bot_processes_sharing_the_database_give_exactly_one_receipt(svc: Services, db_url: str) -> None:

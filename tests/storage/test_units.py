@@ -9,10 +9,13 @@ import sqlite3
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 
 from reportbot.rules.model import EventKind, Role
 from reportbot.storage.db import Database
+from reportbot.storage.sql import PostgresSql, SqliteSql
 from reportbot.storage.tables import DailyCounterRow, EventRow
+from reportbot.storage.uow import TransactionLost
 from tests.conftest import local
 
 NOW = local("2026-11-23 10:00")
@@ -198,3 +201,31 @@ async def test_a_committed_raw_joined_unit_stays_when_a_later_one_rolls_back(db:
     async with db.uow(write=False) as uow:
         links, head = await uow.events.chain(project_id)
     assert head == links[-1].hash and [link.prev_hash for link in links[1:]] == [link.hash for link in links[:-1]]
+
+
+async def test_a_raw_joined_unit_without_savepoint_takes_none_on_postgresql_and_a_failed_write_loses_all(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``savepoint=False`` (the report path's unit): no SAVEPOINT round trip on PostgreSQL, where a failed
+    statement then aborts the enclosing transaction and is raised as TransactionLost, and nothing of it is
+    kept. SQLite takes the savepoint anyway (a call there, not a round trip): the failure stays the unit's."""
+    project_id, li = await office(db)
+    postgres = db.dialect == "postgresql"
+    statements: list[str] = []
+    for driver in (PostgresSql, SqliteSql):
+
+        async def spy(self: object, stmt: str, *args: object, _execute=driver.execute) -> None:  # type: ignore[no-untyped-def]
+            statements.append(stmt)
+            await _execute(self, stmt, *args)
+
+        monkeypatch.setattr(driver, "execute", spy)
+    async with db.enclosing() as outer:
+        await log(outer, project_id, li)  # the project's first event makes its audit head
+        with pytest.raises(TransactionLost if postgres else IntegrityError):
+            async with db.uow(orm=False, savepoint=False) as joined:
+                head = "INSERT INTO audit_head (project_id, last_hash) VALUES ($1, $2)"
+                await (await joined.sql()).execute(head, project_id, "x")  # the head exists: refused
+        if not postgres:
+            await outer.commit()
+    assert any(stmt.startswith("SAVEPOINT") for stmt in statements) is not postgres
+    assert await count(db, EventRow) == (0 if postgres else 1)
