@@ -6,6 +6,7 @@ The default run stays under ten minutes; `--long` adds the runs with 1,000,000 s
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import platform
 import subprocess
@@ -16,7 +17,6 @@ from pathlib import Path
 
 from bench import storage_bench, telegram_bench
 from bench.common import Row, table
-from reportbot.bot import event_loop
 
 SECTIONS = {"storage": storage_bench.run, "telegram": telegram_bench.run}
 
@@ -55,7 +55,7 @@ def main() -> int:
         if args.only and name not in args.only:
             continue
         print(f"… {name}", file=sys.stderr, flush=True)
-        rows += event_loop.run(run(args.long))  # the floors and the pipeline on the loop the bot serves on
+        rows += asyncio.run(run(args.long))
     elapsed = time.perf_counter() - started
     report = "\n".join(
         [

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 
 from bench.common import Row, Stat, percentile, timed_calls
 from bench.sweep_bench import sweep_rows
-from reportbot.bot import event_loop, polling
+from reportbot.bot import polling
 from reportbot.handlers import delivery, directory
 from reportbot.handlers.context import Services
 from reportbot.handlers.directory import NewStaff
@@ -1022,4 +1022,4 @@ async def run(long: bool) -> list[Row]:
 
 if __name__ == "__main__":
     url, first, reports, queries, seconds = sys.argv[1], *map(int, sys.argv[2:5]), float(sys.argv[5])
-    print(json.dumps(event_loop.run(footprint_child(url, first, reports, queries, seconds))))
+    print(json.dumps(asyncio.run(footprint_child(url, first, reports, queries, seconds))))

@@ -27,7 +27,6 @@ from typing import Any
 import aiohttp
 
 from bench.common import Row, Stat, percentile
-from reportbot.bot import event_loop
 from reportbot.handlers import directory
 from reportbot.handlers.directory import NewStaff
 from reportbot.storage.db import Database
@@ -199,8 +198,7 @@ def _echo_application(spec: BotSpec) -> Any:
 
 def serve(spec: BotSpec) -> None:
     """Run the bot, saying READY once it serves; stop on SIGINT. Our bot runs as `reportbot run` runs it
-    (TelegramTransport.serve: its own polling loop, bot/polling.py); the echo bot runs PTB's run_polling.
-    Both on the loop `reportbot run` serves on (bot/event_loop.py)."""
+    (TelegramTransport.serve: its own polling loop, bot/polling.py); the echo bot runs PTB's run_polling."""
     threading.Thread(target=_stop_when_orphaned, daemon=True).start()
     if spec.kind == "echo":
         from telegram.ext import Application
@@ -211,10 +209,9 @@ def serve(spec: BotSpec) -> None:
             print("READY", flush=True)
 
         application.post_init = ready
-        asyncio.set_event_loop(event_loop.new_event_loop())  # the ceiling on the loop our bot serves on
         application.run_polling(poll_interval=POLL_INTERVAL, allowed_updates=["message", "callback_query"])
         return
-    event_loop.run(_serve_reportbot(spec))
+    asyncio.run(_serve_reportbot(spec))
 
 
 async def _serve_reportbot(spec: BotSpec) -> None:

@@ -12,7 +12,6 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 
-from reportbot.bot import event_loop
 from reportbot.bot.settings import Settings
 from reportbot.handlers.context import Services
 from reportbot.handlers.delivery import Queued
@@ -98,4 +97,4 @@ def run(settings: Settings, services: Services, clock: Clock, *, webhook: bool =
             loop.add_signal_handler(sig, stop.set)
         await serve(settings, services, clock, stop, webhook=webhook)
 
-    event_loop.run(main())
+    asyncio.run(main())

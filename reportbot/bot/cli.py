@@ -12,7 +12,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reportbot.bot import event_loop
 from reportbot.bot.app import build_services
 from reportbot.bot.logs import configure_logging
 from reportbot.bot.policy_file import PolicyError, load_policy
@@ -80,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     transport = TelegramTransport(services, SystemClock(), settings.journal_path("telegram"))
     application = transport.build(settings)
-    event_loop.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
+    asyncio.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
     return 0
 
 
