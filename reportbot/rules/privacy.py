@@ -19,7 +19,7 @@ _FULL_MOBILE = re.compile(rf"(?<!{_D})(?:[+＋]?[8８][6６]{_SEP}?)?({_NUMBER})
 # The number alone, without the look-arounds and the prefix: a pattern that begins with a character
 # class, which the regex engine skips to at C speed, where _FULL_MOBILE is tried at every position.
 # Every rendered text is checked (handlers.render), and nearly none holds a number: a text this does
-# not match has none to mask, 1.7 µs against 11 µs for a receipt.
+# not match has none to mask: masking a receipt takes 3.5 µs instead of 11.
 _MAYBE_NUMBER = re.compile(_NUMBER)
 
 
@@ -38,7 +38,7 @@ def mask_full_numbers(text: str, suffix_digits: int) -> str:
     # Masking a number can end a longer digit run early and so reveal another 11 digits before it
     # ("1300-1300-1300-130" → "1300-1300-130***00130"): mask again until none is left. Each pass
     # takes digits away, so this ends.
-    while _MAYBE_NUMBER.search(text) and _FULL_MOBILE.search(text):
+    while contains_full_number(text):
         text = _FULL_MOBILE.sub(mask, text)
     return text
 
