@@ -104,7 +104,7 @@ class Checkpointer:
             if self._conn is None:
                 self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             _busy, logged, _copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if sync:
+            if sync and logged >= 0:  # -1: no log to copy (an in-memory database)
                 fd = os.open(self.path, os.O_RDONLY)
                 try:
                     _datasync(fd)

@@ -242,6 +242,15 @@ async def test_the_checkpointer_syncs_the_database_file_before_it_holds_the_writ
     assert any(len(p) > 2 for p in passes), f"writers kept adding, yet no pass caught up more than once: {trace}"
 
 
+async def test_the_checkpointer_leaves_an_in_memory_database_alone() -> None:
+    """No log and no file to sync: a pass finds nothing to do, and raises nothing to be logged."""
+    checkpointer = sqlite_driver.Checkpointer(":memory:")
+    try:
+        assert checkpointer.checkpoint(sync=True) == -1
+    finally:
+        await checkpointer.close()
+
+
 async def test_a_committed_raw_joined_unit_stays_when_a_later_one_rolls_back(db: Database) -> None:
     """A committed raw unit's savepoint is left open on PostgreSQL (no RELEASE round trip): a later unit's rollback
     goes back to its own savepoint only, the ORM may be used again, and the enclosing commit keeps all."""
