@@ -275,10 +275,11 @@ async def test_a_drop_mid_burst_loses_no_report_and_answers_each_once(office: Of
     expected = {person: sum(1 for _, p, _ in wave if p == person) or 1 for person in people}
     for person in people:
         await office.wecom.wait(
-            lambda person=person: len([s for s in office.wecom.to(person) if "回执号" in s.text]) >= expected[person],
+            lambda person=person: len({s.text for s in office.wecom.to(person) if "回执号" in s.text}) >= expected[person],
             what=f"the receipts of {person}")
     # The cards queue behind the group's send limit (transport.build): a minute or so for these.
-    # Counted by text: a card the drop cut in flight arrives twice, and must not stand in for one still queued.
+    # Counted by text, as the receipts: a card the drop cut in flight arrives twice, and must not stand in
+    # for one still queued.
     await office.wecom.wait(lambda: len({s.text for s in office.cards()}) >= len(calls), timeout=150,
                             what="every card in the group")
     probe = await office.wecom.user_says(LI, "/mine")  # the last thing the bot takes: everything before is done
