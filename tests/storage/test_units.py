@@ -159,6 +159,15 @@ async def test_on_sqlite_waiting_for_another_writer_does_not_hold_up_the_event_l
         await db.dispose()
 
 
+async def steady_writes(db: Database, commits: int) -> None:
+    """A steady stream of small commits, each yielding to the event loop, as the bot does between updates."""
+    for n in range(commits):
+        async with db.uow() as uow:
+            await uow.counters.bump("steady", f"{n:04d}")
+            await uow.commit()
+        await asyncio.sleep(0)
+
+
 async def test_on_sqlite_the_write_ahead_log_starts_over_while_writes_go_on(sqlite_url: str) -> None:
     """SQLite starts its log over only after a checkpoint copied all of it. The checkpointer's pass runs
     on a thread while writes go on, and finishes with this process's writers held, so under a steady
@@ -170,11 +179,7 @@ async def test_on_sqlite_the_write_ahead_log_starts_over_while_writes_go_on(sqli
     db._checkpointer.every = 8
     wal = f"{make_url(sqlite_url).database}-wal"
     try:
-        for n in range(600):
-            async with db.uow() as uow:
-                await uow.counters.bump("steady", f"{n:04d}")
-                await uow.commit()
-            await asyncio.sleep(0)
+        await steady_writes(db, 600)
         with sqlite3.connect(make_url(sqlite_url).database) as probe:
             page = probe.execute("PRAGMA page_size").fetchone()[0]
         frames = os.path.getsize(wal) / (page + 24)
@@ -224,11 +229,7 @@ async def test_the_checkpointer_syncs_the_database_file_before_it_holds_the_writ
     monkeypatch.setattr(checkpointer, "checkpoint", spy_checkpoint)
     monkeypatch.setattr(sqlite_driver, "_datasync", spy_datasync)
     try:
-        for n in range(400):
-            async with db.uow() as uow:
-                await uow.counters.bump("steady", f"{n:04d}")
-                await uow.commit()
-            await asyncio.sleep(0)
+        await steady_writes(db, 400)
     finally:
         await db.dispose()
     # Per pass: 1 to catch_up checkpoints with writers going on, each followed by our sync of the
