@@ -13,7 +13,7 @@ A commit would also checkpoint the log once it is long (wal_autocheckpoint), cop
 database and syncing the disk: that must not happen on the event loop's thread. So these
 connections never checkpoint; a ``Checkpointer`` does it on a thread of its own every few hundred
 commits (PASSIVE: it waits for no reader or writer), and finishes each pass with this process's
-writers held for the one or two milliseconds it takes, so that the log can start over.
+writers held for the 2–3 ms the rest takes, so that the log can start over.
 
 The raw statements of storage/sql.py use ``call``: inline or on the thread, as the caller decides.
 """
@@ -58,7 +58,7 @@ class Checkpointer:
     What is held up is the syncing, not the copying. A pass syncs the log before it copies, and the
     database file after it copied the whole log; a pass that writers overtook syncs only the log, and
     leaves the pages it copied to whichever pass syncs next. So the pass under the writers synced all
-    of the first part's pages: 10–14 ms of 1,000,000 stored reports' index pages (a report dirties ~11
+    of the first part's pages: 12–15 ms of 1,000,000 stored reports' index pages (a report dirties ~11
     pages), every 256 commits, with every writer queued. Now the passes before it also sync the
     database file, and run again while the writers add more than ``settled`` frames during one:
     what is left for the held pass is a commit or two of pages, 2–3 ms.
