@@ -5,15 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import timedelta
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -24,13 +22,14 @@ from telegram.ext import (
     filters,
 )
 
+from reportbot.bot.bot_api_http import AiohttpRequest
 from reportbot.bot.journal import FileJournal
 from reportbot.bot.outbox import Outbox
 from reportbot.bot.polling import poll
 from reportbot.bot.settings import Settings
+from reportbot.handlers import delivery
 from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
-from reportbot.handlers import delivery
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import (
     Action,
@@ -56,7 +55,7 @@ JOURNAL_FOLD_SECONDS = 2.0
 PRUNE_EVERY = timedelta(hours=1)
 MAX_SEND_BACKOFF_SECONDS = 60.0
 CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
-SEND_CONNECTIONS = 8  # connections to the Bot API, and requests in flight at once (BoundedRequest)
+SEND_CONNECTIONS = 8  # connections to the Bot API, and requests in flight at once (bot_api_http)
 
 
 def transient(exc: TelegramError) -> bool:
@@ -70,26 +69,6 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
     )
-
-
-class BoundedRequest(HTTPXRequest):
-    """At most ``size`` requests in flight; the others wait their turn here, not in httpx's pool.
-
-    The per-chat queues (bot/outbox.py) put one send per chat in flight at once. Left to httpx, they
-    queue in its connection pool, which, each time a connection frees, matches every waiting request
-    against every connection: with 50 chats sending, measured, that bookkeeping cost more CPU than
-    the sends themselves, and a request waiting longer than the pool timeout fails. Here they wait on
-    a semaphore, in order, for nothing. The wait comes after the rate limiter's (which wraps the
-    whole request), so a group held back by its limit never holds a slot.
-    """
-
-    def __init__(self, size: int) -> None:
-        super().__init__(connection_pool_size=size)
-        self._slots = asyncio.Semaphore(size)
-
-    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
-        async with self._slots:
-            return await super().do_request(*args, **kwargs)
 
 
 class TelegramTransport:
@@ -115,9 +94,8 @@ class TelegramTransport:
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
             .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
-            # A small pool: httpx's pool bookkeeping grows with its size and, measured, halved the
-            # messages a second of a bot with many sends in flight at PTB's default of 256.
-            .request(BoundedRequest(SEND_CONNECTIONS))
+            .request(AiohttpRequest(SEND_CONNECTIONS))
+            .get_updates_request(AiohttpRequest(1))
             .post_init(self.on_start)
             .post_shutdown(self.on_shutdown)
             .build()

@@ -55,43 +55,6 @@ async def _instant(seconds: float) -> None:
     await _real_sleep(0)
 
 
-async def test_requests_beyond_the_slots_wait_their_turn_and_all_go_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    """BoundedRequest: never more than ``size`` requests in flight (so none waits in httpx's pool,
-    where a wait longer than the pool timeout fails), and every request still goes out."""
-    from telegram.request import HTTPXRequest
-
-    from reportbot.bot.telegram import BoundedRequest
-
-    in_flight, peak, done = 0, 0, []
-
-    async def fake_do_request(self: HTTPXRequest, url: str, method: str, *args: object, **kwargs: object) -> tuple[int, bytes]:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await _real_sleep(0.01)
-        in_flight -= 1
-        done.append(url)
-        return 200, b'{"ok": true, "result": true}'
-
-    monkeypatch.setattr(HTTPXRequest, "do_request", fake_do_request)
-    request = BoundedRequest(3)
-    answers = await asyncio.gather(*(request.do_request(f"u{i}", "POST") for i in range(20)))
-    assert peak == 3
-    assert sorted(done) == sorted(f"u{i}" for i in range(20)) and all(a[0] == 200 for a in answers)
-    await request.shutdown()
-
-
-def test_the_bot_built_for_run_uses_the_bounded_request(svc: Services, tmp_path: Path) -> None:
-    from reportbot.bot.settings import Settings
-    from reportbot.bot.telegram import SEND_CONNECTIONS, BoundedRequest
-
-    transport = TelegramTransport(svc, SystemClock(), tmp_path / "journal")
-    application = transport.build(Settings(telegram_bot_token="1:x", telegram_base_url="http://127.0.0.1:9/bot"))
-    request = application.bot._request[1]  # [0] getUpdates, [1] every other call
-    assert isinstance(request, BoundedRequest) and request._slots._value == SEND_CONNECTIONS
-    transport.journal.close()
-
-
 async def test_a_chart_is_drawn_once_as_it_is_sent_and_one_that_cannot_be_drawn_is_skipped(
     svc: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
