@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,7 @@ class BotSpec:
     kind: str  # "reportbot" | "echo"
     concurrent: bool = False
     production_limiter: bool = False  # True: exactly transport.build(settings); else UNLIMITED
+    http: str = "httpx"  # the echo bot's Bot API client: PTB's own (httpx), or ours (bot/bot_api_http.py, aiohttp)
     token: str = ""
     base_url: str = ""
     db_url: str = ""
@@ -147,7 +148,7 @@ def _builder(spec: BotSpec) -> Any:
     """An ApplicationBuilder as transport.build makes it, with both rate limits off and the chosen concurrency."""
     from telegram.ext import AIORateLimiter, ApplicationBuilder
 
-    return (
+    builder = (
         ApplicationBuilder()
         .token(spec.token)
         .base_url(spec.base_url)
@@ -155,6 +156,12 @@ def _builder(spec: BotSpec) -> Any:
         .rate_limiter(AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3))
         .concurrent_updates(spec.concurrent)
     )
+    if spec.http == "aiohttp":  # as TelegramTransport.build
+        from reportbot.bot.bot_api_http import AiohttpRequest
+        from reportbot.bot.telegram import SEND_CONNECTIONS
+
+        builder = builder.request(AiohttpRequest(SEND_CONNECTIONS)).get_updates_request(AiohttpRequest(1))
+    return builder
 
 
 def _reportbot_application(spec: BotSpec) -> tuple[Any, Any, Any]:
@@ -470,6 +477,7 @@ async def throughput_rows(long: bool, root: Path) -> list[Row]:
         "echo": (BotSpec("echo"), 5),
         "reportbot": (BotSpec("reportbot"), 5),
         "echo-concurrent": (BotSpec("echo", concurrent=True), 1),
+        "echo-aiohttp": (BotSpec("echo", http="aiohttp"), 3),
     }
     results: dict[str, list[Throughput]] = {name: [] for name in plan}
     for repetition in range(max(repetitions for _, repetitions in plan.values())):
@@ -479,8 +487,10 @@ async def throughput_rows(long: bool, root: Path) -> list[Row]:
     ceiling = Stat.of([r.messages_per_second for r in results["echo"]])
     rows = [
         _throughput_row(name, results[name], ceiling)
-        for name in ("reportbot", "echo-concurrent")
+        for name in ("reportbot", "echo-concurrent", "echo-aiohttp")
     ]
+    ours = Stat.of([r.messages_per_second for r in results["echo-aiohttp"]])
+    rows.append(replace(_throughput_row("reportbot", results["reportbot"], ours, ECHO_AIOHTTP), goal=""))
     if long:
         production = BotSpec("reportbot", production_limiter=True)
         slow = [await throughput_run(production, office, reports, databases, log)]
@@ -488,7 +498,11 @@ async def throughput_rows(long: bool, root: Path) -> list[Row]:
     return rows
 
 
-def _throughput_row(name: str, runs: list[Throughput], ceiling: Stat) -> Row:
+ECHO_HTTPX = "PTB echo bot, sequential updates, 2,000 messages"
+ECHO_AIOHTTP = "PTB echo bot on the bot's own Bot API client (aiohttp), 2,000 messages"
+
+
+def _throughput_row(name: str, runs: list[Throughput], ceiling: Stat, ceiling_name: str = ECHO_HTTPX) -> Row:
     figures = {
         "reportbot": (
             "2,000 reports from 50 canvassers in 5 projects, as `reportbot run` serves them (own polling "
@@ -496,6 +510,8 @@ def _throughput_row(name: str, runs: list[Throughput], ceiling: Stat) -> Row:
             "≥ 80% of echo",
         ),
         "echo-concurrent": ("PTB echo bot with concurrent_updates(True)", ""),
+        "echo-aiohttp": (("PTB echo bot, sequential updates, on the bot's own Bot API client (bot/bot_api_http.py: "
+                          "aiohttp instead of PTB's httpx)"), ""),
         "production-limiter": ("the same, production AIORateLimiter (30/s overall): until every receipt",
                                "≈ 30/s"),
     }
@@ -514,7 +530,7 @@ def _throughput_row(name: str, runs: list[Throughput], ceiling: Stat) -> Row:
         figure,
         Stat.of([r.messages_per_second for r in runs]),
         unit,
-        "PTB echo bot, sequential updates, 2,000 messages",
+        ceiling_name,
         ceiling,
         goal,
         note,
