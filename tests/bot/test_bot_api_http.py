@@ -126,6 +126,30 @@ async def test_an_answer_slower_than_the_read_timeout_is_timed_out_and_a_missing
     assert not isinstance(refused.value, TimedOut) and "aiohttp." in str(refused.value)
 
 
+async def test_a_proxy_named_in_the_environment_carries_the_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As with PTB's own client (httpx trusts the environment): an office behind a proxy sets HTTPS_PROXY."""
+    asked: list[str] = []
+
+    async def handle(method: str, request: web.Request) -> web.Response:
+        asked.append(str(request.url))  # a proxy is asked for the whole address
+        return ok(message(505, "回执"))
+
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with bot_api(handle) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.removesuffix("/bot"))
+        async with bot_on("http://api.telegram.invalid/bot") as bot:
+            sent = await bot.send_message(505, "回执")
+    assert sent.text == "回执" and asked == [f"http://api.telegram.invalid/bot{TOKEN}/sendMessage"]
+
+    async with bot_api(handle) as url:  # NO_PROXY names the host: straight to it
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        async with bot_on(url) as bot:
+            await bot.send_message(505, "回执")
+    assert len(asked) == 2 and asked[1].startswith("http://127.0.0.1:")
+
+
 async def test_requests_beyond_the_slots_wait_their_turn_and_all_go_out() -> None:
     """Never more than ``size`` requests in flight, in order of asking, and every one goes out."""
     in_flight, peak, served = 0, 0, []
