@@ -9,11 +9,11 @@ aiohttp, which the webhook already serves with, does the same request in far few
 ``AiohttpRequest`` speaks to the Bot API as HTTPXRequest does: the parameters form-encoded (each value
 JSON-encoded by PTB), multipart when a file goes with them; PTB's timeouts, a network failure as
 ``NetworkError`` and a timeout as ``TimedOut``; an HTTP proxy named by the environment (HTTPS_PROXY,
-HTTP_PROXY, NO_PROXY), as httpx used it. aiohttp's own ``trust_env`` reads the whole environment again for
-every request (80 µs here, a tenth of a report's CPU), so the proxy is looked up once per host instead. At most ``size`` requests are in flight; the others
-wait their turn on a semaphore, in order (the per-chat queues of bot/outbox.py put one send per chat in
-flight at once). The wait comes after the rate limiter's (which wraps the whole request), so a group held
-back by its limit never holds a slot.
+HTTP_PROXY, NO_PROXY), as httpx used it. aiohttp's own ``trust_env`` reads the whole environment again
+for every request (80 µs here, a tenth of a report's CPU), so the proxy is looked up once per host
+instead. At most ``size`` requests are in flight; the others wait their turn on a semaphore, in order
+(the per-chat queues of bot/outbox.py put one send per chat in flight at once). The wait comes after the
+rate limiter's (which wraps the whole request), so a group held back by its limit never holds a slot.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ class AiohttpRequest(BaseRequest):
         self._size = size
         self._slots = asyncio.Semaphore(size)
         self._session: aiohttp.ClientSession | None = None
-        self._proxies: dict[tuple[str, str], str | None] = {}  # (scheme, host:port) → proxy, from the environment
+        # (scheme, host:port) → the proxy the environment names for it, looked up once
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float:
@@ -75,9 +76,8 @@ class AiohttpRequest(BaseRequest):
         if self._session is None:
             raise RuntimeError("This AiohttpRequest is not initialized!")
         files = request_data.multipart_data if request_data else None
-        data: aiohttp.FormData | dict[str, str] | None = request_data.json_parameters if request_data else None
-        if files:
-            data = _multipart(data or {}, files)
+        fields = request_data.json_parameters if request_data else None
+        data: aiohttp.FormData | dict[str, str] | None = _multipart(fields or {}, files) if files else fields
         connect = _given(connect_timeout, CONNECT_TIMEOUT)
         read = _given(read_timeout, READ_TIMEOUT)
         write = _given(write_timeout, MEDIA_WRITE_TIMEOUT if files else WRITE_TIMEOUT)
@@ -94,7 +94,6 @@ class AiohttpRequest(BaseRequest):
                 raise TimedOut from exc
             except aiohttp.ClientError as exc:
                 raise NetworkError(f"aiohttp.{exc.__class__.__name__}: {exc}") from exc
-
 
     def _proxy_for(self, url: str) -> str | None:
         """The proxy the environment names for ``url``'s scheme, unless NO_PROXY names its host."""

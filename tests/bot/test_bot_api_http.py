@@ -82,8 +82,12 @@ async def test_a_message_goes_out_as_form_fields_and_comes_back_as_ptbs_message(
         sent = await bot.send_message(101, "回执号 BB-20261127-0001", reply_markup=keyboard)
     assert sent.text == "回执号 BB-20261127-0001" and sent.chat.id == 101 and sent.message_id == 7
     [(method, fields)] = seen
-    assert method == "sendMessage" and fields["chat_id"] == "101" and fields["text"] == "回执号 BB-20261127-0001"
-    assert json.loads(fields["reply_markup"]) == {"inline_keyboard": [[{"text": "确认", "callback_data": "ok:1"}]]}
+    assert (
+        method == "sendMessage" and fields["chat_id"] == "101" and fields["text"] == "回执号 BB-20261127-0001"
+    )
+    assert json.loads(fields["reply_markup"]) == {
+        "inline_keyboard": [[{"text": "确认", "callback_data": "ok:1"}]]
+    }
 
 
 async def test_a_document_goes_out_as_a_multipart_upload_with_its_fields() -> None:
@@ -95,24 +99,32 @@ async def test_a_document_goes_out_as_a_multipart_upload_with_its_fields() -> No
         assert isinstance(upload, web.FileField)
         seen.update(method=method, chat_id=form["chat_id"], caption=form["caption"], filename=upload.filename,
                     content=upload.file.read())  # fmt: skip
-        return ok(message(202) | {"document": {"file_id": "f", "file_unique_id": "u", "file_name": upload.filename}})
+        return ok(
+            message(202) | {"document": {"file_id": "f", "file_unique_id": "u", "file_name": upload.filename}}
+        )
 
     async with bot_api(handle) as url, bot_on(url) as bot:
-        await bot.send_document(202, b"\xef\xbb\xbf\xe5\x9b\x9e\xe6\x89\xa7\n", filename="报备.csv", caption="导出")
+        await bot.send_document(
+            202, b"\xef\xbb\xbf\xe5\x9b\x9e\xe6\x89\xa7\n", filename="报备.csv", caption="导出"
+        )
     assert seen == {"method": "sendDocument", "chat_id": "202", "caption": "导出", "filename": "报备.csv",
                     "content": b"\xef\xbb\xbf\xe5\x9b\x9e\xe6\x89\xa7\n"}  # fmt: skip
 
 
 async def test_a_refusal_reaches_ptb_with_its_status_and_description() -> None:
     async def handle(method: str, request: web.Request) -> web.Response:
-        return web.json_response({"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}, status=400)
+        return web.json_response(
+            {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}, status=400
+        )
 
     async with bot_api(handle) as url, bot_on(url) as bot:
         with pytest.raises(BadRequest, match="(?i)chat not found"):
             await bot.send_message(303, "回执")
 
 
-async def test_an_answer_slower_than_the_read_timeout_is_timed_out_and_a_missing_server_a_network_error() -> None:
+async def test_an_answer_slower_than_the_read_timeout_is_timed_out_and_a_missing_server_a_network_error() -> (
+    None
+):
     async def handle(method: str, request: web.Request) -> web.Response:
         await asyncio.sleep(5)
         return ok(True)
@@ -134,7 +146,16 @@ async def test_a_proxy_named_in_the_environment_carries_the_requests(monkeypatch
         asked.append(str(request.url))  # a proxy is asked for the whole address
         return ok(message(505, "回执"))
 
-    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+    for name in (
+        "NO_PROXY",
+        "no_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
     async with bot_api(handle) as proxy:
         monkeypatch.setenv("HTTP_PROXY", proxy.removesuffix("/bot"))
@@ -185,7 +206,9 @@ def test_the_bot_built_for_run_talks_through_aiohttp(svc: Services, tmp_path: Pa
     from reportbot.bot.settings import Settings
 
     transport = TelegramTransport(svc, SystemClock(), tmp_path / "journal")
-    application = transport.build(Settings(telegram_bot_token="1:x", telegram_base_url="http://127.0.0.1:9/bot"))
+    application = transport.build(
+        Settings(telegram_bot_token="1:x", telegram_base_url="http://127.0.0.1:9/bot")
+    )
     updates, calls = application.bot._request  # [0] getUpdates, [1] every other call
     assert isinstance(updates, AiohttpRequest) and updates._size == 1
     assert isinstance(calls, AiohttpRequest) and calls._size == SEND_CONNECTIONS
