@@ -157,10 +157,9 @@ def _builder(spec: BotSpec) -> Any:
         .concurrent_updates(spec.concurrent)
     )
     if spec.http == "aiohttp":  # as TelegramTransport.build
-        from reportbot.bot.bot_api_http import AiohttpRequest
-        from reportbot.bot.telegram import SEND_CONNECTIONS
+        from reportbot.bot.telegram import with_bot_api_client
 
-        builder = builder.request(AiohttpRequest(SEND_CONNECTIONS)).get_updates_request(AiohttpRequest(1))
+        builder = with_bot_api_client(builder)
     return builder
 
 

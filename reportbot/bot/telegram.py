@@ -56,6 +56,7 @@ PRUNE_EVERY = timedelta(hours=1)
 MAX_SEND_BACKOFF_SECONDS = 60.0
 CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
 SEND_CONNECTIONS = 8  # connections to the Bot API, and requests in flight at once (bot_api_http)
+GET_UPDATES_CONNECTIONS = 1  # getUpdates: one long poll at a time, on a connection of its own
 
 
 def transient(exc: TelegramError) -> bool:
@@ -68,6 +69,13 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
+    )
+
+
+def with_bot_api_client(builder: ApplicationBuilder) -> ApplicationBuilder:  # type: ignore[type-arg]
+    """The builder, talking to the Bot API through bot/bot_api_http.py (aiohttp) for every call."""
+    return builder.request(AiohttpRequest(SEND_CONNECTIONS)).get_updates_request(
+        AiohttpRequest(GET_UPDATES_CONNECTIONS)
     )
 
 
@@ -89,13 +97,11 @@ class TelegramTransport:
         """The application `reportbot run` serves; ``rate_limiter``: Telegram's limits unless given (a benchmark)."""
         assert settings.telegram_bot_token is not None
         application = (
-            ApplicationBuilder()
+            with_bot_api_client(ApplicationBuilder())
             .token(settings.telegram_bot_token.get_secret_value())
             .base_url(settings.telegram_base_url)
             .base_file_url(settings.telegram_base_file_url)
             .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
-            .request(AiohttpRequest(SEND_CONNECTIONS))
-            .get_updates_request(AiohttpRequest(1))
             .post_init(self.on_start)
             .post_shutdown(self.on_shutdown)
             .build()

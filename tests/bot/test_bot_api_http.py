@@ -19,7 +19,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, TimedOut
 
 from reportbot.bot.bot_api_http import AiohttpRequest
-from reportbot.bot.telegram import SEND_CONNECTIONS, TelegramTransport
+from reportbot.bot.telegram import GET_UPDATES_CONNECTIONS, SEND_CONNECTIONS, TelegramTransport
 from reportbot.handlers.context import Services
 from reportbot.scheduler.clock import SystemClock
 
@@ -210,6 +210,6 @@ def test_the_bot_built_for_run_talks_through_aiohttp(svc: Services, tmp_path: Pa
         Settings(telegram_bot_token="1:x", telegram_base_url="http://127.0.0.1:9/bot")
     )
     updates, calls = application.bot._request  # [0] getUpdates, [1] every other call
-    assert isinstance(updates, AiohttpRequest) and updates._size == 1
+    assert isinstance(updates, AiohttpRequest) and updates._size == GET_UPDATES_CONNECTIONS
     assert isinstance(calls, AiohttpRequest) and calls._size == SEND_CONNECTIONS
     transport.journal.close()
