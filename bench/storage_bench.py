@@ -242,9 +242,11 @@ class Measured:
     worst: Stat
     count: int  # operations per repetition
     cpu: Stat  # this process's CPU time per operation, ms (the database server's is not in it)
+    server_cpu: Stat | None = None  # the PostgreSQL server's, every process of it, per operation, ms
+    both_cpu: Stat | None = None  # this process's and the server's together, repetition by repetition
 
     @classmethod
-    def of(cls, samples: list[Sample], cpu_ms: list[float]) -> Measured:
+    def of(cls, samples: list[Sample], cpu_ms: list[float], server_cpu_ms: list[float] | None = None) -> Measured:
         def over(pick: Callable[[list[float]], float]) -> Stat:
             return Stat.of([pick(latencies) for _, latencies in samples])
 
@@ -255,7 +257,28 @@ class Measured:
             over(max),
             len(samples[0][1]),
             Stat.of(cpu_ms),
-        )
+            Stat.of(server_cpu_ms) if server_cpu_ms else None,
+            Stat.of([here + server for here, server in zip(cpu_ms, server_cpu_ms, strict=True)])
+            if server_cpu_ms else None,
+        )  # fmt: skip
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float | None:
+    """User + system CPU of every PostgreSQL server process on this machine so far, in seconds, with
+    what its exited backends left in the postmaster's account; None where /proc does not show them."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid_comm, _, rest = stat.read_text().rpartition(")")
+        except OSError:  # gone while listed
+            continue
+        if pid_comm.endswith("(postgres"):
+            fields = rest.split()
+            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime (stat fields 14–17)
+    return ticks / CLOCK_TICKS if ticks else None
 
 
 async def calibrate(load: Load, seconds: float | None) -> int:
@@ -269,20 +292,29 @@ async def calibrate(load: Load, seconds: float | None) -> int:
 async def measure(
     reps: int, loads: dict[str, Load], seconds: float | None = None,
     before_each: Callable[[], Awaitable[None]] | None = None,
+    server_cpu_seconds: Callable[[], float | None] | None = None,
 ) -> dict[str, Measured]:
     """``reps`` repetitions of every load after a warm-up, interleaved so that drift hits all alike;
-    ``before_each`` runs before every measured run of a load, untimed."""
+    ``before_each`` runs before every measured run of a load, untimed; ``server_cpu_seconds`` reads
+    the database server's CPU so far, where it runs beside us as processes of its own."""
     counts = {name: await calibrate(load, seconds) for name, load in loads.items()}
     samples: dict[str, list[Sample]] = {name: [] for name in loads}
     cpu: dict[str, list[float]] = {name: [] for name in loads}
+    server_cpu: dict[str, list[float]] = {name: [] for name in loads}
     for _ in range(reps):
         for name, load in loads.items():
             if before_each is not None:
                 await before_each()
+            server_started = server_cpu_seconds() if server_cpu_seconds else None
             started = time.process_time()
             samples[name].append(await load.run(counts[name]))
             cpu[name].append((time.process_time() - started) * 1000 / counts[name])  # per report, not per group
-    return {name: Measured.of(s, cpu[name]) for name, s in samples.items()}
+            if server_started is not None and (server_now := server_cpu_seconds()) is not None:
+                server_cpu[name].append((server_now - server_started) * 1000 / counts[name])
+    return {  # the server's CPU only where every repetition could read it
+        name: Measured.of(s, cpu[name], server_cpu[name] if len(server_cpu[name]) == reps else None)
+        for name, s in samples.items()
+    }
 
 
 async def capped_calls(call: Callable[[int], Awaitable[object]], count: int, seconds: float) -> list[float]:
@@ -875,7 +907,8 @@ def where(ledger: Ledger, load: str = "") -> str:
 
 
 def latency_note(m: Measured) -> str:
-    return f"{m.count:,}/rep; p50 {m.p50.show(2)} ms, p99 {m.p99.show(2)} ms; CPU here {m.cpu.show(2)} ms/op"
+    server = f", PostgreSQL's {m.server_cpu.show(2)} ms/op" if m.server_cpu else ""
+    return f"{m.count:,}/rep; p50 {m.p50.show(2)} ms, p99 {m.p99.show(2)} ms; CPU here {m.cpu.show(2)} ms/op{server}"
 
 
 PIPELINE_NOTE = "; delivery key + report + answers in the outbox, one transaction (as bot/telegram.py)"
@@ -934,7 +967,37 @@ def throughput_rows(ledger: Ledger, m: dict[str, Measured]) -> list[Row]:
         writes = m[ASYNCPG_8_WRITES]
         floors.append(Row(SECTION, f"{ASYNCPG_8_WRITES} — {where(ledger)}", writes.rate, "reports/s",
                           ASYNCPG_8, m[ASYNCPG_8].rate, note=latency_note(writes) + WRITES_NOTE))
+        pipeline += cpu_budget_rows(ledger, m)
     return pipeline + floors
+
+
+def cpu_budget_rows(ledger: Ledger, m: dict[str, Measured]) -> list[Row]:
+    """The CPU a report takes, the bot's and PostgreSQL's together, beside what the machine's cores allow a
+    report at half the 8-connection floor: where the database runs on the bot's machine, no design of the
+    bot reaches that rate while a report takes more."""
+    floor = m[ASYNCPG_8]
+    if floor.both_cpu is None:
+        return []
+    cores = len(os.sched_getaffinity(0))
+    half_rate = floor.rate.median / 2
+
+    def µs(ms: Stat) -> Stat:
+        return Stat(ms.median * 1000, ms.low * 1000, ms.high * 1000)
+
+    # the fastest floor repetition allows the least CPU
+    allowed = Stat(*(cores * 1_000_000 / (rate / 2) for rate in (floor.rate.median, floor.rate.high, floor.rate.low)))
+    rows = []
+    for name in (PIPELINE_8, ASYNCPG_8_WRITES, ASYNCPG_8):
+        both, here, server = m[name].both_cpu, m[name].cpu, m[name].server_cpu
+        assert both is not None and server is not None
+        rows.append(Row(
+            SECTION, f"CPU a report, this process + PostgreSQL — {name} — {where(ledger)}", µs(both), "µs",
+            f"{cores} cores / half the 8-connection floor ({half_rate:,.0f}/s)", allowed,
+            "ratio ≤ 1.00 for the 8-caller goal" if name == PIPELINE_8 else "",
+            f"here {here.show(2)} + PostgreSQL {server.show(2)} ms; at {m[name].rate.median:,.0f}/s",
+            higher_is_better=False,
+        ))  # fmt: skip
+    return rows
 
 
 def failure_note(load: Load, reps: int) -> str:
@@ -998,7 +1061,8 @@ async def ledger_rows(ledger: Ledger, plan: Plan) -> list[Row]:
         loads = {**pipeline_loads(svc, ledger, plan, tcp), **await FLOORS[ledger.kind](ledger, plan, stack)}
         races = {name: loads.pop(name) for name in (PIPELINE_RACE, FLOOR_RACE)}
         analyzed = (lambda: analyze(ledger)) if ledger.kind == POSTGRES else None
-        throughput = await measure(plan.reps, loads, plan.seconds_per_rep, analyzed)
+        server_cpu = postgres_cpu_seconds if ledger.kind == POSTGRES else None
+        throughput = await measure(plan.reps, loads, plan.seconds_per_rep, analyzed, server_cpu)
         raced = await measure(plan.race_reps, races)
         swept = await sweep_rows(ledger, svc, plan.reps, where(ledger), SECTION)
     return (
