@@ -36,7 +36,7 @@ def machine() -> str:
         memory = f", {kb / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip() or "psql ?"
+    pg = subprocess.run(["psql", "--version"], check=False, capture_output=True, text=True).stdout.strip() or "psql ?"
     return (
         f"{os.cpu_count()} cores ({cpu}){memory}; {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}; {pg}"
@@ -59,8 +59,10 @@ def main() -> int:
     elapsed = time.perf_counter() - started
     report = "\n".join(
         [
-            f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {'long' if args.long else 'default'} mode, "
-            f"{elapsed / 60:.1f} min, on {machine()}.",
+            (
+                f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {'long' if args.long else 'default'} mode, "
+                f"{elapsed / 60:.1f} min, on {machine()}."
+            ),
             "",
             table(rows),
         ]

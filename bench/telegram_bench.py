@@ -504,8 +504,10 @@ ECHO_AIOHTTP = "PTB echo bot on the bot's own Bot API client (aiohttp), 2,000 me
 def _throughput_row(name: str, runs: list[Throughput], ceiling: Stat, ceiling_name: str = ECHO_HTTPX) -> Row:
     figures = {
         "reportbot": (
-            "2,000 reports from 50 canvassers in 5 projects, as `reportbot run` serves them (own polling "
-            "loop: updates handled in order, answers sent concurrently, one queue per chat)",
+            (
+                "2,000 reports from 50 canvassers in 5 projects, as `reportbot run` serves them (own polling "
+                "loop: updates handled in order, answers sent concurrently, one queue per chat)"
+            ),
             "≥ 80% of echo",
         ),
         "echo-concurrent": ("PTB echo bot with concurrent_updates(True)", ""),

@@ -21,8 +21,8 @@ from sqlalchemy import text
 
 from reportbot.handlers.context import Services
 from reportbot.handlers.render import Renderer
-from reportbot.rules.privacy import PhoneKey
 from reportbot.rules.policy import Policy
+from reportbot.rules.privacy import PhoneKey
 from reportbot.storage.db import Database
 from reportbot.storage.migrate import upgrade
 

@@ -31,8 +31,8 @@ from reportbot.handlers.messages import (
     SendPhoto,
 )
 from reportbot.handlers.router import handle_message
-from reportbot.rules import privacy
 from reportbot.handlers.sweep import sweep
+from reportbot.rules import privacy
 from reportbot.scheduler.clock import ManualClock
 
 CHANNEL = "console"

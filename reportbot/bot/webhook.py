@@ -38,7 +38,7 @@ def webhook_app(bot: Any, path: str, secret: str, handle: Callable[[Update], Awa
         try:
             data = json.loads(await request.read())
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("no update_id")
+                raise TypeError("no update_id")
             update = Update.de_json(data, bot)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             log.warning("webhook request refused: not an update (%s)", type(exc).__name__)

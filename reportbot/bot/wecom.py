@@ -106,7 +106,7 @@ class WeComTransport:
                     await self.on_message(client, frame)
                 else:
                     await self.on_event(client, frame)
-            except Exception:  # noqa: BLE001 — one bad callback must not stop the others
+            except Exception:  # one bad callback must not stop the others
                 log.exception("WeCom callback failed: %s", str(frame)[:300])
 
     async def on_message(self, client: WSClient, frame: dict[str, Any]) -> None:
@@ -172,7 +172,7 @@ class WeComTransport:
             return
         try:
             await delivery.record_progress(self.services.db, sending=set(), done={outbox_id: failed}, at=self.clock.now())
-        except Exception:  # noqa: BLE001 — at worst the answer is sent again after a restart
+        except Exception:  # at worst the answer is sent again after a restart
             log.exception("WeCom: could not mark answer %s as sent", outbox_id)
 
     async def _gave_up(self, item: Outgoing) -> None:

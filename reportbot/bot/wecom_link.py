@@ -101,19 +101,19 @@ class WeComLink:
             client = self._new_client()
             authenticated, ended = asyncio.Event(), asyncio.Event()
             client.on("authenticated", authenticated.set)
-            client.on("disconnected", lambda reason: ended.set())
-            client.on("event.disconnected_event", lambda frame: ended.set())  # another connection took over
+            client.on("disconnected", lambda _reason, done=ended: done.set())
+            client.on("event.disconnected_event", lambda _frame, done=ended: done.set())  # another connection took over
             client.on("error", lambda error: None)  # logged by the SDK; the watch below decides
             try:
                 await client.connect()
-                if await self._until(lambda: authenticated.is_set(), client, ended, stop, self.options.auth_timeout):
+                if await self._until(authenticated.is_set, client, ended, stop, self.options.auth_timeout):
                     self.connections += 1
                     self.client = client
                     self._ready.set()
                     delay = self.options.backoff_first
                     log.info("WeCom: connected and authenticated (%s)", self.options.ws_url)
                     await self._until(lambda: False, client, ended, stop, None)
-            except Exception:  # noqa: BLE001 — whatever broke this connection, the next one is tried
+            except Exception:  # whatever broke this connection, the next one is tried
                 log.exception("WeCom: the connection failed")
             finally:
                 self._ready.clear()

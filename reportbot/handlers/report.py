@@ -92,7 +92,7 @@ class Filing:
 class _ShowAgain:
     """The canvasser's own earlier report is the answer: read in full once the write unit is closed."""
 
-    outcome: type[Repeated] | type[ReasonRequired]
+    outcome: type[Repeated | ReasonRequired]
     report_id: int
 
 

@@ -26,7 +26,6 @@ from reportbot.rules.stats import week_ending
 from reportbot.storage.repositories import DueReminder
 from reportbot.storage.uow import UnitOfWork
 
-
 Channels = str | tuple[str, ...]
 
 
@@ -69,11 +68,12 @@ async def expire_reports(svc: Services, now: datetime) -> int:
                                  actor_id=report.canvasser_id, at=report.valid_until, report_id=report.id)
             await uow.reminders.plan(f"{Kind.EXPIRED}:{report.id}", Kind.EXPIRED, report.project_id, now,
                                      report_id=report.id, staff_id=report.canvasser_id)
-            if becomes_public(await _consecutive_expiries(uow, report.project_id, report.phone), svc.policy.max_rereports):
-                if not await uow.reports.is_public(report.project_id, report.phone):
-                    await uow.reports.declare_public(report.project_id, report.phone, now)
-                    await uow.events.add(project_id=report.project_id, phone=report.phone, kind=EventKind.PUBLIC,
-                                         actor_id=report.canvasser_id, at=report.valid_until, report_id=report.id)
+            if becomes_public(
+                await _consecutive_expiries(uow, report.project_id, report.phone), svc.policy.max_rereports
+            ) and not await uow.reports.is_public(report.project_id, report.phone):
+                await uow.reports.declare_public(report.project_id, report.phone, now)
+                await uow.events.add(project_id=report.project_id, phone=report.phone, kind=EventKind.PUBLIC,
+                                     actor_id=report.canvasser_id, at=report.valid_until, report_id=report.id)
         await uow.commit()
     return expired
 

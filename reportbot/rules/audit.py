@@ -108,7 +108,7 @@ class Link:
     digest: str
 
     def recomputed(self) -> str:
-        personal, public = split_detail(self.kind, self.detail)
+        _personal, public = split_detail(self.kind, self.detail)  # the digest stands for the personal part
         return event_hash(self.prev_hash, self.project_id, self.report_id, self.kind, self.actor_id, self.at,
                           public, self.digest)
 

@@ -39,7 +39,8 @@ def _postgres(url: str, target: Path) -> Path:
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     target.parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        ["pg_dump", "--format=custom", "--no-owner", "--file", str(target), dsn], capture_output=True, text=True
+        ["pg_dump", "--format=custom", "--no-owner", "--file", str(target), dsn],
+        check=False, capture_output=True, text=True,
     )
     if result.returncode != 0:
         raise BackupError(f"pg_dump failed: {result.stderr.strip()}")

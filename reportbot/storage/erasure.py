@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reportbot.rules.audit import PERSONAL_DETAIL_KINDS
 from reportbot.rules.privacy import FORGOTTEN_NAME
-from reportbot.storage.tables import DealRow, EventRow, OutboxRow, FollowUpRow, PublicCustomerRow, ReportRow, VisitRow
+from reportbot.storage.tables import (
+    DealRow,
+    EventRow,
+    FollowUpRow,
+    OutboxRow,
+    PublicCustomerRow,
+    ReportRow,
+    VisitRow,
+)
 
 
 @dataclass(frozen=True)

@@ -901,8 +901,8 @@ class ReminderRepository(_Repository):
         visit_id: int | None = None, staff_id: int | None = None,
     ) -> None:
         """Add the reminder unless one with this key exists (planning twice plans once)."""
-        await self.plan_many([dict(key=key, kind=kind, project_id=project_id, due_at=due, report_id=report_id,
-                                   visit_id=visit_id, staff_id=staff_id)])
+        await self.plan_many([{"key": key, "kind": kind, "project_id": project_id, "due_at": due,
+                               "report_id": report_id, "visit_id": visit_id, "staff_id": staff_id}])
 
     async def plan_many(self, rows: list[dict[str, Any]]) -> None:
         """Several reminders at once (a new report plans up to four)."""

@@ -23,7 +23,7 @@ import itertools
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -86,7 +86,7 @@ class UnitOfWork:
         self._lock = lock  # SQLite write units: this process's writers queue here (Database)
         self._orm = orm
 
-    async def __aenter__(self) -> UnitOfWork:
+    async def __aenter__(self) -> Self:
         if self._lock is not None:
             if _LOCK_HOLDER.get() is self._lock:
                 raise RuntimeError("a write unit inside another on SQLite would wait for itself forever")
@@ -274,7 +274,7 @@ class JoinedUnit:
             return getattr(self._outer, name)
         raise AttributeError(name)
 
-    async def __aenter__(self) -> JoinedUnit:
+    async def __aenter__(self) -> Self:
         self._savepoint: AsyncSessionTransaction | None = None
         self._raw_savepoint: str | None = None
         self._done = False

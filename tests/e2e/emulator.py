@@ -53,7 +53,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "EMULATOR_DIR",
@@ -269,13 +269,13 @@ class Emulator:
         self._ready.clear()
         self.inbox.clear()
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    async def __aenter__(self) -> Emulator:
+    async def __aenter__(self) -> Self:
         return await asyncio.to_thread(self.start)
 
     async def __aexit__(self, *exc: object) -> None:
@@ -428,7 +428,7 @@ async def wait_for_bot_messages(
                     for m in await bot_messages(emulator, token)
                     if m.get("chat_id") != chat_id
                 ][-10:]
-            except Exception as exc:  # pragma: no cover - diagnostics only
+            except Exception as exc:  # noqa: BLE001  # pragma: no cover - diagnostics only
                 elsewhere, note = [], f" (could not read history: {exc})"
             else:
                 note = ""

@@ -11,7 +11,7 @@ confirmed, before it asks the emulator for new ones.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 from aiohttp import ClientSession, TCPConnector, web
@@ -33,7 +33,7 @@ class ReplayingBotApi:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/bot"
 
-    async def __aenter__(self) -> ReplayingBotApi:
+    async def __aenter__(self) -> Self:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._forward)
         self._runner = web.AppRunner(app, access_log=None)

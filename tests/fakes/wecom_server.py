@@ -24,7 +24,7 @@ import ssl
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -128,7 +128,7 @@ class FakeWeCom:
         port = next(iter(self._server.sockets)).getsockname()[1]
         return f"wss://127.0.0.1:{port}"
 
-    async def __aenter__(self) -> FakeWeCom:
+    async def __aenter__(self) -> Self:
         # WeCom sends its own heartbeats' answers; no websocket-level pings from the server side.
         self._server = await serve(self._serve, "127.0.0.1", 0, ssl=self.ssl_context, ping_interval=None)
         return self

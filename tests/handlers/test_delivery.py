@@ -20,8 +20,8 @@ from reportbot.handlers.messages import Action, Edit, Incoming, Press, Send
 from reportbot.handlers.router import handle_message
 from reportbot.storage.db import Database
 from reportbot.storage.tables import EventRow, OutboxRow, ReportRow
-from tests.office import GROUP, LI, WANG, ZHAO, open_office, report_text
 from tests.conftest import local
+from tests.office import GROUP, LI, WANG, ZHAO, open_office, report_text
 
 NOW = local("2026-11-23 10:00")
 

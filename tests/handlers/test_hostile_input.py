@@ -18,7 +18,7 @@ from reportbot.rules.model import EventKind
 from reportbot.storage.tables import EventRow, FollowUpRow, ReportRow, VisitRow
 from tests.conftest import local
 from tests.fuzz import PEOPLE, TELEGRAM_MAX, callback_data, chat_message, fuzz_settings, mark
-from tests.office import CHEN, GROUP, LI, WANG, ZHAO, Chat, only, open_office, report_text
+from tests.office import GROUP, LI, WANG, ZHAO, Chat, only, open_office, report_text
 
 pytestmark = mark
 

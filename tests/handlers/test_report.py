@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import re
 from dataclasses import replace
 
+import pytest
 from sqlalchemy import func, select
 
 from reportbot.handlers.context import Services

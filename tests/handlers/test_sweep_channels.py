@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from reportbot.handlers import directory
-from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.context import Services
+from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.messages import Incoming, Send
 from reportbot.handlers.router import handle_message
 from reportbot.handlers.sweep import sweep

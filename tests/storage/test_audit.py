@@ -56,8 +56,10 @@ async def test_an_untouched_log_verifies(svc: Services) -> None:
         ("DELETE FROM event WHERE id = 3", "event #4: does not follow"),
         ("DELETE FROM event WHERE id = 5", "the newest events were removed"),
         (
-            "UPDATE event SET id = CASE id WHEN 2 THEN 100 WHEN 3 THEN 2 END WHERE id IN (2, 3);"
-            " UPDATE event SET id = 3 WHERE id = 100",
+            (
+                "UPDATE event SET id = CASE id WHEN 2 THEN 100 WHEN 3 THEN 2 END WHERE id IN (2, 3);"
+                " UPDATE event SET id = 3 WHERE id = 100"
+            ),
             "event #2: does not follow",
         ),
     ],
@@ -89,7 +91,7 @@ def test_events_written_before_the_chain_are_chained_by_the_migration(tmp_path: 
     upgrade(url)
     env = {**os.environ, "DATABASE_URL": url}
     result = subprocess.run([sys.executable, "-m", "reportbot.bot.cli", "audit", "verify"], capture_output=True,
-                            text=True, env=env, cwd=tmp_path, timeout=60)
+                            check=False, text=True, env=env, cwd=tmp_path, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "森林半岛: 2 events, chain intact" in result.stdout
     conn = sqlite3.connect(tmp_path / "old.db")
@@ -97,7 +99,7 @@ def test_events_written_before_the_chain_are_chained_by_the_migration(tmp_path: 
     conn.commit()
     conn.close()
     broken = subprocess.run([sys.executable, "-m", "reportbot.bot.cli", "audit", "verify"], capture_output=True,
-                            text=True, env=env, cwd=tmp_path, timeout=60)
+                            check=False, text=True, env=env, cwd=tmp_path, timeout=60)
     assert broken.returncode == 1 and "BROKEN  森林半岛: event #1" in broken.stdout
 
 

@@ -36,7 +36,9 @@ async def restore(url: str, copy: Path, tmp_path: Path) -> str:
     await _pg_admin(f'CREATE DATABASE "{name}"')
     target = make_url(url).set(database=name)
     dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
-    result = subprocess.run(["pg_restore", "--no-owner", "-d", dsn, str(copy)], capture_output=True, text=True)
+    result = await asyncio.to_thread(
+        subprocess.run, ["pg_restore", "--no-owner", "-d", dsn, str(copy)], check=False, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     return target.render_as_string(hide_password=False)
 

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from reportbot.rules.audit import GENESIS, ChainBroken, event_hash, event_hash_v1, personal_digest, split_detail
+from reportbot.rules.audit import (
+    GENESIS,
+    ChainBroken,
+    event_hash,
+    event_hash_v1,
+    personal_digest,
+    split_detail,
+)
 from reportbot.storage.types import UTCDateTime
 
 revision: str = "0007"
