@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need and runs the whole suite:
 #   a virtualenv with the package and its test extras, the npm Bot API emulator (telegram-test-api),
-#   and a running PostgreSQL (started here if it is not). Extra arguments go to pytest.
+#   and a running PostgreSQL (started here if it is not). Extra arguments go to pytest; without any,
+#   `ruff check` runs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,11 @@ if ! pg_up; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start
   for _ in $(seq 1 60); do pg_up && break; sleep 0.5; done
   pg_up || { echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1; }
+fi
+
+# The whole suite (no arguments, as CI runs it) starts with the linter; a chosen subset does not.
+if [ $# -eq 0 ]; then
+  .venv/bin/ruff check --quiet . || { echo "ruff check found problems (above); fix them or run a subset of tests" >&2; exit 1; }
 fi
 
 exec .venv/bin/python -m pytest "$@"
