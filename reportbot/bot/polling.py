@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import timedelta
 from typing import Any
 
 from telegram.error import NetworkError, RetryAfter, TimedOut
@@ -71,7 +72,7 @@ async def poll(
         try:
             updates = fetch.result()
         except RetryAfter as exc:
-            await _pause(stop, float(exc.retry_after if isinstance(exc.retry_after, int | float) else 5))
+            await _pause(stop, retry_seconds(exc))
             continue
         except (NetworkError, TimedOut) as exc:  # Telegram unreachable for a while: try again, slower each time
             log.warning("getUpdates failed (%s); retrying in %.0f s", exc, backoff)
@@ -125,6 +126,13 @@ async def _in_one_transaction(group: Sequence[Any], handle: Callable[[Any], Awai
         log.warning("committing a group of %d updates failed; handling them one by one", len(group), exc_info=True)
         return 0
     return done
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked us to wait: seconds in PTB 22, a timedelta once PTB_TIMEDELTA is set (and
+    in PTB's next major version)."""
+    wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:

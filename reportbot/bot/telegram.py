@@ -25,7 +25,7 @@ from telegram.ext import (
 from reportbot.bot.bot_api_http import AiohttpRequest
 from reportbot.bot.journal import FileJournal
 from reportbot.bot.outbox import Outbox
-from reportbot.bot.polling import poll
+from reportbot.bot.polling import poll, retry_seconds
 from reportbot.bot.settings import Settings
 from reportbot.handlers import delivery
 from reportbot.handlers.callbacks import PATTERN
@@ -293,7 +293,7 @@ class TelegramTransport:
             try:
                 return await self._send_once(action)
             except RetryAfter as exc:  # the rate limiter's own retries ran out: wait as told
-                wait = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else float(exc.retry_after)
+                wait = retry_seconds(exc)
                 log.warning("Telegram asks chat %s to wait %.0f s", action.chat_id, wait)
                 await asyncio.sleep(wait)
                 continue

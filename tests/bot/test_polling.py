@@ -6,6 +6,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest
+from telegram.error import RetryAfter
 
 from reportbot.bot import polling
 
@@ -66,6 +70,43 @@ async def test_an_update_that_always_fails_is_skipped_after_three_attempts(monke
     await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=()), 5)
     assert handled == [7, 7, 7, 8]
     assert "update 7 failed 3 times" in caplog.text
+
+
+@dataclass
+class BusyBot(FakeBot):
+    """Answers getUpdates with 429 (RetryAfter) once before handing out the updates."""
+
+    told: RetryAfter | None = None
+
+    async def get_updates(self, offset: int, timeout: int, allowed_updates: list[str]) -> list[FakeUpdate]:
+        if self.told is not None:
+            told, self.told = self.told, None
+            raise told
+        return await super().get_updates(offset, timeout, allowed_updates)
+
+
+@pytest.mark.parametrize("wait", [7, timedelta(seconds=7.5)], ids=["seconds", "timedelta"])
+async def test_told_to_wait_the_loop_pauses_as_long_as_telegram_said(monkeypatch, wait) -> None:  # type: ignore[no-untyped-def]
+    """PTB 22 gives RetryAfter.retry_after in seconds, or a timedelta once PTB_TIMEDELTA is set (the
+    next major version's only way); either is the pause, not a guess."""
+    pauses: list[float] = []
+
+    async def pause(stop: asyncio.Event, seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(polling, "_pause", pause)
+    monkeypatch.setenv("PTB_TIMEDELTA", "1" if isinstance(wait, timedelta) else "0")
+    stop = asyncio.Event()
+    bot = BusyBot([1], stop=stop, told=RetryAfter(wait))
+    handled: list[int] = []
+
+    async def handle(update: FakeUpdate) -> bool:
+        handled.append(update.update_id)
+        return True
+
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=()), 5)
+    assert pauses[0] == (7.0 if wait == 7 else 7.5)
+    assert handled == [1]
 
 
 class FakeBatch:
