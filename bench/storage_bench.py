@@ -268,7 +268,10 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 def postgres_cpu_seconds() -> float | None:
     """User + system CPU of every PostgreSQL server process on this machine so far, in seconds, with
-    what its exited backends left in the postmaster's account; None where /proc does not show them."""
+    what its exited backends left in the postmaster's account; None where /proc does not show them.
+    Meant for the server the bench runs against on this machine (REPORTBOT_BENCH_PG's default): with
+    the database elsewhere and another cluster running here, it would read the wrong one. What the
+    server does between two loads (autovacuum, the WAL writer) can land in the next load's window."""
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:

@@ -229,7 +229,7 @@ async def test_the_evening_digest_counts_the_day_and_lists_what_expires_tomorrow
     assert "报备：1 组" in digest[0] and "撞单被拒：1 次" in digest[0] and "确认：1" in digest[0]
     assert "明天没有到期的报备" in digest[0]
     assert not any("日报" in t for t in texts(await sweep_at(svc, "2026-11-23 21:30"), GROUP))
-    eve = next(t for t in texts(await sweep_at(svc, "2026-11-29 21:00"), GROUP) if "日报" in t)
+    eve = next((t for t in texts(await sweep_at(svc, "2026-11-29 21:00"), GROUP) if "日报" in t), "no digest")
     assert "明天到期（1 组）" in eve and "BB-20261123-0001" in eve
 
 
