@@ -2,7 +2,7 @@
 # Installs everything the tests need and runs the whole suite:
 #   a virtualenv with the package and its test extras, the npm Bot API emulator (telegram-test-api),
 #   and a running PostgreSQL (started here if it is not). Extra arguments go to pytest; without any,
-#   `ruff check` runs first.
+#   `ruff check` and `mypy` run first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +25,11 @@ if ! pg_up; then
   pg_up || { echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1; }
 fi
 
-# The whole suite (no arguments, as CI runs it) starts with the linter; a chosen subset does not.
+# The whole suite (no arguments, as CI runs it) starts with the linter and the type checker (strict, on
+# rules/: pyproject.toml); a chosen subset does not.
 if [ $# -eq 0 ]; then
   .venv/bin/ruff check --quiet . || { echo "ruff check found problems (above); fix them or run a subset of tests" >&2; exit 1; }
+  .venv/bin/mypy || { echo "mypy found problems (above); fix them or run a subset of tests" >&2; exit 1; }
 fi
 
 exec .venv/bin/python -m pytest "$@"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -31,7 +32,8 @@ class Refusal:
 
     field: Field
     code: str
-    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # dataclasses.field spelled out: the attribute `field` above reads like it in this class body
+    params: Mapping[str, str] = dataclasses.field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
     def of(cls, field_: Field, code: str, **params: object) -> Refusal:

@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from reportbot.rules.phone import MASK_CHARS, Phone, looks_like_phone, parse_phone
 from reportbot.rules.policy import Policy
@@ -113,7 +114,8 @@ def parse_report(text: str, now: datetime, policy: Policy) -> ReportDraft | tupl
     else:
         values, twice = labelled
 
-    def check(field_: Field, checker, *args):  # a field written twice is refused as such
+    def check(field_: Field, checker: Callable[..., Any], *args: object) -> Any:
+        # a field written twice is refused as such
         return twice.get(field_) or checker(values.get(field_), *args)
 
     customer = check(Field.CUSTOMER, _check_customer)
