@@ -36,7 +36,8 @@ def machine() -> str:
         memory = f", {kb / 1024 / 1024:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    pg = subprocess.run(["psql", "--version"], check=False, capture_output=True, text=True).stdout.strip() or "psql ?"
+    psql = subprocess.run(["psql", "--version"], check=False, capture_output=True, text=True)
+    pg = psql.stdout.strip() or "psql ?"
     return (
         f"{os.cpu_count()} cores ({cpu}){memory}; {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}; {pg}"

@@ -246,7 +246,9 @@ class Measured:
     both_cpu: Stat | None = None  # this process's and the server's together, repetition by repetition
 
     @classmethod
-    def of(cls, samples: list[Sample], cpu_ms: list[float], server_cpu_ms: list[float] | None = None) -> Measured:
+    def of(
+        cls, samples: list[Sample], cpu_ms: list[float], server_cpu_ms: list[float] | None = None
+    ) -> Measured:
         def over(pick: Callable[[list[float]], float]) -> Stat:
             return Stat.of([pick(latencies) for _, latencies in samples])
 
@@ -911,7 +913,8 @@ def where(ledger: Ledger, load: str = "") -> str:
 
 def latency_note(m: Measured) -> str:
     server = f", PostgreSQL's {m.server_cpu.show(2)} ms/op" if m.server_cpu else ""
-    return f"{m.count:,}/rep; p50 {m.p50.show(2)} ms, p99 {m.p99.show(2)} ms; CPU here {m.cpu.show(2)} ms/op{server}"
+    latency = f"{m.count:,}/rep; p50 {m.p50.show(2)} ms, p99 {m.p99.show(2)} ms"
+    return f"{latency}; CPU here {m.cpu.show(2)} ms/op{server}"
 
 
 PIPELINE_NOTE = "; delivery key + report + answers in the outbox, one transaction (as bot/telegram.py)"
@@ -988,7 +991,8 @@ def cpu_budget_rows(ledger: Ledger, m: dict[str, Measured]) -> list[Row]:
         return Stat(ms.median * 1000, ms.low * 1000, ms.high * 1000)
 
     # the fastest floor repetition allows the least CPU
-    allowed = Stat(*(cores * 1_000_000 / (rate / 2) for rate in (floor.rate.median, floor.rate.high, floor.rate.low)))
+    allowed = Stat(*(cores * 1_000_000 / (rate / 2) for rate in (floor.rate.median, floor.rate.high,
+                                                                  floor.rate.low)))
     rows = []
     for name in (PIPELINE_8, ASYNCPG_8_WRITES, ASYNCPG_8):
         both, here, server = m[name].both_cpu, m[name].cpu, m[name].server_cpu

@@ -28,8 +28,8 @@ fi
 # The whole suite (no arguments, as CI runs it) starts with the linter and the type checker (strict, on
 # rules/: pyproject.toml); a chosen subset does not.
 if [ $# -eq 0 ]; then
-  .venv/bin/ruff check --quiet . || { echo "ruff check found problems (above); fix them or run a subset of tests" >&2; exit 1; }
-  .venv/bin/mypy || { echo "mypy found problems (above); fix them or run a subset of tests" >&2; exit 1; }
+  .venv/bin/ruff check --quiet . || { echo "ruff found problems (above); fix them or run a subset" >&2; exit 1; }
+  .venv/bin/mypy || { echo "mypy found problems (above); fix them or run a subset" >&2; exit 1; }
 fi
 
 exec .venv/bin/python -m pytest "$@"

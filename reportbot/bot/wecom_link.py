@@ -102,7 +102,8 @@ class WeComLink:
             authenticated, ended = asyncio.Event(), asyncio.Event()
             client.on("authenticated", authenticated.set)
             client.on("disconnected", lambda _reason, done=ended: done.set())
-            client.on("event.disconnected_event", lambda _frame, done=ended: done.set())  # another connection took over
+            # another connection took over
+            client.on("event.disconnected_event", lambda _frame, done=ended: done.set())
             client.on("error", lambda error: None)  # logged by the SDK; the watch below decides
             try:
                 await client.connect()

@@ -13,7 +13,8 @@ def reportbot(*args: str, db: Path, env: dict[str, str] | None = None, cwd: Path
     full_env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}", "TELEGRAM_BOT_TOKEN": "", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "reportbot.bot.cli", *args],
-        check=False, capture_output=True, text=True, env=full_env, timeout=120, stdin=subprocess.DEVNULL, cwd=cwd or db.parent,
+        check=False, capture_output=True, text=True, env=full_env, timeout=120, stdin=subprocess.DEVNULL,
+        cwd=cwd or db.parent,
     )
 
 

@@ -37,7 +37,8 @@ async def restore(url: str, copy: Path, tmp_path: Path) -> str:
     target = make_url(url).set(database=name)
     dsn = target.set(drivername="postgresql").render_as_string(hide_password=False)
     result = await asyncio.to_thread(
-        subprocess.run, ["pg_restore", "--no-owner", "-d", dsn, str(copy)], check=False, capture_output=True, text=True
+        subprocess.run, ["pg_restore", "--no-owner", "-d", dsn, str(copy)],
+        check=False, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
     return target.render_as_string(hide_password=False)

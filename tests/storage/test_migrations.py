@@ -53,6 +53,8 @@ def test_starting_the_polling_bot_imports_neither_alembic_at_head_nor_the_webhoo
         f"upgrade({sqlite_url!r})\n"
         "print(sorted(m for m in ('alembic', 'mako', 'pygments', 'aiohttp.web') if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
