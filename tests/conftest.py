@@ -25,11 +25,12 @@ from reportbot.rules.policy import Policy
 from reportbot.rules.privacy import PhoneKey
 from reportbot.storage.db import Database
 from reportbot.storage.migrate import upgrade
+from tests.fakes.pg_cluster import OwnPostgres
 
 PG_ADMIN_DSN = os.environ.get("REPORTBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEST_PHONE_KEY = PhoneKey(b"a test key, never a production secret")
-TABLES = "outbox, delivery, deal, team_change, audit_head, reminder, follow_up, visit, event, report, receipt_counter, public_customer, daily_counter, staff_identity, staff, project"
+TABLES = "dead_letter, outbox, delivery, deal, team_change, audit_head, reminder, follow_up, visit, event, report, receipt_counter, public_customer, daily_counter, staff_identity, staff, project"
 
 
 def local(text_: str) -> datetime:
@@ -60,6 +61,13 @@ def pg_url() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def own_pg() -> Iterator[OwnPostgres]:
+    """A PostgreSQL server of the tests' own (not the shared one), which a test may stop and start."""
+    with OwnPostgres() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,19 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util import await_
 
 from reportbot.storage import sqlite_driver
 from reportbot.storage.uow import ENCLOSING, JoinedUnit, UnitOfWork
+
+if TYPE_CHECKING:
+    from reportbot.storage.health import Watch
 
 log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -47,17 +51,27 @@ class Database:
             self.write_engine = _sqlite_engine(url, self._checkpointer, immediate=True, echo=echo)
             self.read_engine = _sqlite_engine(url, self._checkpointer, immediate=False, echo=echo)
         else:
-            self.write_engine = create_async_engine(url, echo=echo)
+            self.write_engine = _postgres_engine(url, echo=echo)
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, class_=AsyncSession)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         if self._checkpointer is not None:
             self._checkpointer.writers = self._write_lock
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, class_=AsyncSession)
+        self._watch: Watch | None = None
 
     @property
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
+
+    @property
+    def watch(self) -> Watch:
+        """This database's health watch (storage/health.py): one per process, shared by every transport."""
+        if self._watch is None:
+            from reportbot.storage.health import Watch
+
+            self._watch = Watch(self)
+        return self._watch
 
     def uow(self, *, write: bool = True, orm: bool = True, savepoint: bool = True) -> UnitOfWork | JoinedUnit:
         """A unit of work: ``async with db.uow() as uow: ...; await uow.commit()``.
@@ -121,6 +135,26 @@ class Database:
         else:
             await work()
 
+    @asynccontextmanager
+    async def write_lock(self) -> AsyncIterator[None]:
+        """This process's SQLite writers held back for the block (nothing on PostgreSQL)."""
+        if self._write_lock is None:
+            yield
+            return
+        async with self._write_lock:
+            yield
+
+    async def drop_connections(self) -> None:
+        """Close every pooled connection (after an outage): the next unit connects anew. Connections out
+        of the pool now are discarded when they come back. SQLite's connections stay: a locked or full
+        file is not a dead connection."""
+        if self.is_sqlite:
+            return
+        try:
+            await self.write_engine.dispose()
+        except Exception:
+            log.debug("closing pooled connections failed", exc_info=True)
+
     async def settle(self) -> None:
         """After an erasure: on SQLite copy the WAL into the file and empty it, so that (with
         ``secure_delete``) the erased bytes are gone from both. PostgreSQL's VACUUM does this in time."""
@@ -137,6 +171,8 @@ class Database:
             await conn.run_sync(checkpoint)
 
     async def dispose(self) -> None:
+        if self._watch is not None:
+            await self._watch.close()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
@@ -148,6 +184,24 @@ def _ensure_sqlite_directory(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+# asyncpg waits 60 s for a connection by default: during an outage the bot would look hung that long.
+PG_CONNECT_TIMEOUT = 10.0
+
+
+def _postgres_engine(url: str, *, echo: bool) -> AsyncEngine:
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": PG_CONNECT_TIMEOUT})
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _drop_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        # A connection the server closed (a restart, a failover, an idle timeout) is known closed to asyncpg
+        # as soon as the event loop saw its socket end: a local check, no round trip. Raising this makes
+        # the pool drop it, and every connection pooled before it, and connect anew.
+        if dbapi_connection._connection.is_closed():
+            raise InvalidatePoolError("the server closed this pooled connection")
+
+    return engine
 
 
 def _sqlite_engine(

@@ -331,3 +331,37 @@ class TeamChangeRow(SQLModel, table=True):
     to_team: str = Field(max_length=20)
     at: datetime = Field(sa_column=_utc())
     by_id: int = Field(foreign_key="staff.id")
+
+
+OPEN_DEAD_SQL = "state IN ('open', 'retry')"
+
+
+class DeadLetterRow(SQLModel, table=True):
+    """A message or press that kept failing while the database was healthy: set aside, never silently.
+
+    One row per delivery key: the same message failing again counts ``failures``. ``state``: open → retry
+    (``reportbot deadletters retry``; the running bot handles it again) → done, or open → dismissed.
+    ``text`` is the message with every whole phone number masked, or a press's button data.
+    """
+
+    __tablename__ = "dead_letter"
+    __table_args__ = (
+        UniqueConstraint("channel", "key", name="uq_dead_letter_channel_key"),
+        Index("ix_dead_letter_open", "id", sqlite_where=text(OPEN_DEAD_SQL), postgresql_where=text(OPEN_DEAD_SQL)),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    key: str = Field(max_length=128)
+    kind: str = Field(max_length=8)  # message | press
+    sender_id: str = Field(max_length=128)
+    chat_id: str = Field(max_length=128)
+    is_group: bool = False
+    message_id: str | None = Field(default=None, max_length=64)
+    text: str
+    error: str = Field(max_length=500)
+    failures: int = 1
+    state: str = Field(default="open", max_length=10)
+    received_at: datetime = Field(sa_column=_utc())  # when the channel delivered it: the time it is handled as
+    last_failed_at: datetime = Field(sa_column=_utc())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from reportbot.storage.deadletters import DeadLetterRepository
 from reportbot.storage.erasure import ErasureRepository
 from reportbot.storage.reporting import (
     DealRepository,
@@ -161,6 +162,10 @@ class UnitOfWork:
         return ErasureRepository(self.session)
 
     @property
+    def dead_letters(self) -> DeadLetterRepository:
+        return DeadLetterRepository(self.session)
+
+    @property
     def session(self) -> AsyncSession:
         """The ORM session, on the unit's connection; opened when first asked for."""
         if self._session is None:
@@ -248,7 +253,7 @@ ENCLOSING: ContextVar[tuple[int, UnitOfWork] | None] = ContextVar("reportbot_enc
 _LOCK_HOLDER: ContextVar[asyncio.Lock | None] = ContextVar("reportbot_write_lock_holder", default=None)
 
 _REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits", "follow_ups", "reminders",
-                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure")
+                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure", "dead_letters")
 
 
 class JoinedUnit:
