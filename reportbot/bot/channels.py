@@ -46,6 +46,14 @@ class Channels:
                 continue
             target([answer])
 
+    def dispatch_on(self, channel: str, answers: Sequence[Action | Queued]) -> None:
+        """Answers that all belong to ``channel`` (an edit names none): to that channel's transport."""
+        target = self._dispatch.get(channel)
+        if target is None:
+            log.warning("no %s channel runs here: %d answers not sent", channel, len(answers))
+            return
+        target(answers)
+
 
 async def serve(
     settings: Settings, services: Services, clock: Clock, stop: asyncio.Event, *, webhook: bool = False
@@ -62,9 +70,11 @@ async def serve(
         telegram = TelegramTransport(services, clock, settings.journal_path("telegram"))
         application = telegram.build(settings)
         channels.add(TELEGRAM, telegram.dispatch)
+        telegram.route = channels.dispatch  # a dead letter's alert may be for an admin on the other channel
     wecom = build_wecom(services, clock, settings)
     channels.add("wecom", wecom.dispatch)
-    sweeper = Sweeper(services, clock, channels.names, channels.dispatch)
+    wecom.route = channels.dispatch
+    sweeper = Sweeper(services, clock, channels.names, channels.dispatch, channels.dispatch_on)
 
     wecom_task = asyncio.create_task(wecom.run(stop), name="wecom")
     telegram_stop = asyncio.Event()

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from reportbot.handlers import directory
 from reportbot.handlers.directory import DirectoryError, NewStaff
 from reportbot.rules.policy import Policy
 from reportbot.scheduler.clock import ManualClock, SystemClock
-from reportbot.storage.migrate import upgrade
+from reportbot.storage.db import Database
+from reportbot.storage.migrate import HEAD, upgrade
 
 log = logging.getLogger("reportbot")
+MAX_START_WAIT = 30.0  # seconds between tries, at most, while `run` waits for its database
 
 NO_TOKEN = """没有配置任何渠道 / No channel is configured.
 
@@ -55,6 +58,24 @@ def _services(settings: Settings):  # type: ignore[no-untyped-def]
         raise SystemExit(f"reportbot: {exc}") from None
 
 
+def _reach_database(settings: Settings, *, wait: bool = False) -> None:
+    """Before anything touches the database: reach it, or say in one sentence which one and why not.
+
+    ``wait`` (``run``, which a server may start before PostgreSQL): keep trying with a back-off, saying so
+    each time; otherwise exit non-zero with that sentence.
+    """
+    from reportbot.storage.health import reach, unreachable
+
+    delay = 1.0
+    while (problem := reach(settings.database_url)) is not None:
+        sentence = unreachable(settings.database_url, problem)
+        if not wait:
+            raise SystemExit(f"reportbot: {sentence}")
+        log.warning("%s %.0f 秒后重试 / retrying in %.0f s.", sentence, delay, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_START_WAIT)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings.telegram_bot_token is None and not settings.wecom_configured:
@@ -66,6 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     if getattr(args, "webhook", False) and (problem := settings.webhook_problem()):
         raise SystemExit(f"reportbot: {problem}")
+    _reach_database(settings, wait=True)
     upgrade(settings.database_url)
     if settings.phone_hash_key is None:
         log.warning("PHONE_HASH_KEY is not set: a visit given a full number matches its report by the masked number only")
@@ -88,6 +110,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from reportbot.bot.demo import seed_demo
 
     settings = _settings()
+    _reach_database(settings)
     upgrade(settings.database_url)
     services = _services(settings)
     interactive = sys.stdin.isatty()
@@ -118,6 +141,7 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     settings = _settings()
+    _reach_database(settings)
     upgrade(settings.database_url)
     print("database is at the newest schema")
     return 0
@@ -125,6 +149,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def _with_db(work):  # type: ignore[no-untyped-def]
     settings = _settings()
+    _reach_database(settings)
     upgrade(settings.database_url)
     services = _services(settings)
 
@@ -157,6 +182,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from reportbot.storage.backup import BackupError, backup
 
     settings = _settings()
+    _reach_database(settings)
     try:
         written = backup(settings.database_url, Path(args.path))
     except BackupError as exc:
@@ -171,6 +197,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from reportbot.rules.stats import PeriodProblem, parse_period
 
     settings = _settings()
+    _reach_database(settings)
     upgrade(settings.database_url)
     services = _services(settings)
     now = SystemClock().now()
@@ -197,6 +224,94 @@ def cmd_export(args: argparse.Namespace) -> int:
     print(f"exported {name} {period.first}..{period.last} to {args.out}: "
           + ", ".join(f"{count} {what}" for what, count in counts.items()))
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """`reportbot status [--json]`: exit 0 healthy, 1 unhealthy, 2 the database cannot be reached."""
+    import json
+
+    from reportbot.handlers import status
+    from reportbot.storage.health import describe
+
+    settings = _settings()
+    db = Database(settings.database_url)
+
+    async def main() -> status.Health:
+        try:
+            return await status.check(db, SystemClock().now())
+        finally:
+            await db.dispose()
+
+    health = asyncio.run(main())
+    if args.json:
+        print(json.dumps(health.as_json(), ensure_ascii=False, indent=2))
+    else:
+        print(_status_text(health, describe(settings.database_url)))
+    if not health.reachable:
+        return 2
+    return 0 if health.healthy else 1
+
+
+def _status_text(health, database: str) -> str:  # type: ignore[no-untyped-def]
+    lines = [f"reportbot: {'正常 healthy' if health.healthy else '有问题 unhealthy'}"]
+    if health.reachable:
+        lines.append(f"数据库   {database}：可连接，往返 {health.round_trip_ms:.1f} ms")
+        lines.append(f"结构     {health.schema or '-'}（最新 {HEAD}）")
+        oldest = "" if health.oldest_unsent is None else f"，最早一条已等 {health.oldest_unsent.total_seconds():.0f} 秒"
+        lines.append(f"待发送   {health.unsent} 条{oldest}")
+        seen = "，".join(f"{channel} {age.total_seconds():.0f} 秒前" for channel, age in sorted(health.last_update.items()))
+        lines.append(f"最近消息 {seen or '还没有'}")
+        lines.append(f"待查消息 {health.dead_letters} 条" + ("（reportbot deadletters）" if health.dead_letters else ""))
+    lines += [f"问题：{problem}" for problem in health.problems]
+    return "\n".join(lines)
+
+
+def cmd_deadletters(args: argparse.Namespace) -> int:
+    """`reportbot deadletters [--all]`: the messages set aside (SPEC §13)."""
+    from reportbot.handlers import deadletters
+
+    letters = _with_db(lambda db, now: deadletters.listed(_services_for(db), everything=args.all))
+    if not letters:
+        print("没有待查消息 / no dead letters" + ("" if args.all else " open"))
+        return 0
+    for letter in letters:
+        print(f"#{letter.id}\t{letter.state}\t{letter.channel}\t{letter.kind}\tfrom {letter.sender_id}\t"
+              f"{letter.received_at:%Y-%m-%d %H:%M:%S} UTC\t{letter.failures}×\t{letter.error}")
+        print("\t" + letter.text[:200].replace("\n", " / "))
+    return 0
+
+
+def cmd_deadletters_retry(args: argparse.Namespace) -> int:
+    """`reportbot deadletters retry [ID ...]`: the running bot handles them again at its next sweep."""
+    from reportbot.handlers import deadletters
+
+    ids = [int(i) for i in args.ids] if args.ids else None
+    marked = _with_db(lambda db, now: deadletters.request_retry(_services_for(db), ids))
+    if ids is not None and (missing := sorted(set(ids) - set(marked))):
+        print(f"not open (already handled, dismissed or unknown): {', '.join(f'#{i}' for i in missing)}")
+    if not marked:
+        return 1 if ids else 0
+    print(f"marked {len(marked)} for retry: {', '.join(f'#{i}' for i in marked)} — the running bot handles them "
+          "at its next sweep (within sweep_seconds), or at its next start")
+    return 0
+
+
+def cmd_deadletters_dismiss(args: argparse.Namespace) -> int:
+    """`reportbot deadletters dismiss ID`: looked at, nothing to do again."""
+    from reportbot.handlers import deadletters
+
+    done = _with_db(lambda db, now: deadletters.dismiss(_services_for(db), args.id, now))
+    print(f"#{args.id} dismissed" if done else f"#{args.id} is not open")
+    return 0 if done else 1
+
+
+def _services_for(db: Database):  # type: ignore[no-untyped-def]
+    """Services on an open database, for the dead-letter commands (no texts are sent from here)."""
+    from reportbot.handlers.context import Services
+    from reportbot.handlers.render import Renderer
+
+    policy = Policy()
+    return Services(db=db, render=Renderer(policy.timezone), policy=policy)
 
 
 PERIOD_PROBLEMS = {
@@ -319,6 +434,21 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
+
+    health = sub.add_parser("status", help="is the bot healthy? exit 0 yes, 1 no, 2 the database cannot be reached")
+    health.add_argument("--json", action="store_true", help="the same as GET /healthz answers")
+    health.set_defaults(func=cmd_status)
+
+    letters = sub.add_parser("deadletters", help="messages that failed with the database healthy, set aside")
+    letters.add_argument("--all", action="store_true", help="also those handled or dismissed")
+    letters.set_defaults(func=cmd_deadletters)
+    letter_commands = letters.add_subparsers(dest="deadletters_command")
+    retry = letter_commands.add_parser("retry", help="have the running bot handle them again (all open ones, or IDs)")
+    retry.add_argument("ids", nargs="*", metavar="ID")
+    retry.set_defaults(func=cmd_deadletters_retry)
+    dismiss = letter_commands.add_parser("dismiss", help="looked at: close it without handling it again")
+    dismiss.add_argument("id", type=int, metavar="ID")
+    dismiss.set_defaults(func=cmd_deadletters_dismiss)
     return top
 
 
@@ -326,7 +456,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format, _mask_digits(settings))
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # A fault a person can fix (the database went away, a disk filled) is one sentence, not a traceback.
+        from reportbot.storage.health import is_outage, unreachable
+
+        if not is_outage(exc):
+            raise
+        print(f"reportbot: {unreachable(settings.database_url, exc)}", file=sys.stderr)
+        return 2
 
 
 def _mask_digits(settings: Settings) -> int:

@@ -4,6 +4,10 @@
     #-1001234 @101 报备 …            user 101 writes in group chat -1001234
     !tap @102 确认                    user 102 presses the newest button labelled 确认
     !clock 2026-11-23 10:00           set the simulated local time; expiry and reminders due by then run
+
+A line that meets a database outage waits for the database and is then carried out: no line is skipped
+(bot/faults.py). One that fails with the database healthy is reported, nothing of it recorded, and the
+script goes on.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from reportbot.bot.faults import ATTEMPTS
 from reportbot.handlers.context import Services
+from reportbot.handlers.deadletters import describe_error
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import (
     Action,
@@ -34,6 +40,7 @@ from reportbot.handlers.router import handle_message
 from reportbot.handlers.sweep import sweep
 from reportbot.rules import privacy
 from reportbot.scheduler.clock import ManualClock
+from reportbot.storage.health import Verdict, describe
 
 CHANNEL = "console"
 _MESSAGE = re.compile(r"^(?:#(?P<chat>-?\w+)\s+)?@(?P<user>[\w.@-]+)\s+(?P<text>.+)$", re.DOTALL)
@@ -169,6 +176,10 @@ class Console:
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
+    def say(self, text: str) -> None:
+        """A line from the console itself, not from the bot: '!! …'."""
+        self._print("\n".join(f"!! {line}" for line in text.splitlines()))
+
 
 def _unescape(text: str) -> str:
     """A script line is one line: `\\n` inside it stands for a line break of a multi-line message."""
@@ -189,5 +200,26 @@ async def run_console(
         if echo and line.strip():  # a transcript is kept and shared: no whole number in it either
             shown = privacy.mask_full_numbers(line.rstrip(), services.policy.mask_suffix_digits)
             print(f"<< {shown}", file=out, flush=True)
-        if not await console.run_line(line):
+        if not await _run_through_faults(console, line):
             break
+
+
+async def _run_through_faults(console: Console, line: str) -> bool:
+    """``run_line``, waiting out a database outage (the line is not skipped) and trying a dropped connection
+    again; a line that fails with the database healthy is reported and the script goes on."""
+    watch = console.services.db.watch
+    told = False
+    for _ in range(ATTEMPTS):
+        try:
+            return await console.run_line(line)
+        except Exception as exc:  # noqa: BLE001 — judged by the watch: wait, try again, or report it
+            verdict = await watch.classify(exc)
+            if verdict is Verdict.FAILURE:
+                console.say(console.services.render("console_failed.j2", error=describe_error(console.services, exc)))
+                return True
+            if verdict is Verdict.OUTAGE:
+                if not told:
+                    console.say(console.services.render("console_waiting.j2", database=describe(watch.db.url)))
+                    told = True
+                await watch.wait_until_up()
+    return True

@@ -42,19 +42,22 @@ class FileJournal:
         if line:
             os.write(self._fd, line.encode())
 
-    async def fold(self, db: Database, at: datetime) -> None:
-        """Apply every line so far to the outbox table; new lines go to a fresh file meanwhile."""
+    async def fold(self, db: Database, at: datetime) -> set[int]:
+        """Apply every line so far to the outbox table; new lines go to a fresh file meanwhile. The ids of
+        the answers recorded as finished (sent or failed)."""
+        finished: set[int] = set()
         if self.folding.exists():  # left by a fold that did not finish
-            await self._apply(db, at)
+            finished |= await self._apply(db, at)
         os.close(self._fd)  # the swap has no await in it: no line can fall between the two files
         os.replace(self.path, self.folding)
         self._fd = self._open()
-        await self._apply(db, at)
+        return finished | await self._apply(db, at)
 
-    async def _apply(self, db: Database, at: datetime) -> None:
+    async def _apply(self, db: Database, at: datetime) -> set[int]:
         sending, done = parse(self.folding.read_text())
         await delivery.record_progress(db, sending=sending, done=done, at=at)
         self.folding.unlink()
+        return set(done)
 
     def close(self) -> None:
         os.close(self._fd)

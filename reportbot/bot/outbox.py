@@ -36,6 +36,10 @@ class Outbox:
         self._journal = journal
         self._queues: dict[str, asyncio.Queue[Item]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        # Stored answers this process has taken on and not yet seen folded into the outbox table as sent or
+        # failed: queued, being sent, or sent with only the journal knowing. After an outage, a stored answer
+        # not among them was left behind (transport._after_outage).
+        self._held: set[int] = set()
 
     def put(self, action: Send | Edit | Delete, outbox_id: int | None = None) -> None:
         """Queue an action behind the earlier ones of the same chat; returns at once."""
@@ -45,6 +49,15 @@ class Outbox:
             queue = self._queues[chat] = asyncio.Queue()
             self._workers[chat] = asyncio.create_task(self._work(chat, queue), name=f"outbox:{chat}")
         queue.put_nowait((action, outbox_id))
+        if outbox_id is not None:
+            self._held.add(outbox_id)
+
+    def holds(self, outbox_id: int | None) -> bool:
+        return outbox_id in self._held
+
+    def forget(self, outbox_ids: set[int]) -> None:
+        """These stored answers are recorded as finished in the outbox table."""
+        self._held -= outbox_ids
 
     async def _work(self, chat: str, queue: asyncio.Queue[Item]) -> None:
         unjournaled: tuple[int, bool] | None = None  # the last stored answer's id and whether it failed

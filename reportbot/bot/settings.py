@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     telegram_poll_interval: float = Field(default=0.0, ge=0.0, le=60.0)
     database_url: str = "sqlite+aiosqlite:///./data/reportbot.db"
     reportbot_policy: Path | None = None
-    data_dir: Path = Path("./data")  # local files: the outbox journal of answers sent
+    data_dir: Path = Path("./data")  # local files: the outbox journal of answers sent, WeCom's inbox spool
     log_level: str = "INFO"
     webhook_url: str | None = None  # the public https URL Telegram posts updates to (run --webhook)
     webhook_secret: SecretStr | None = None  # sent back by Telegram in X-Telegram-Bot-Api-Secret-Token
@@ -134,6 +134,11 @@ class Settings(BaseSettings):
         """The channel's outbox journal (bot/journal.py), named after the database so that two ledgers never share one."""
         ledger = hashlib.sha256(self.database_url.encode()).hexdigest()[:10]
         return self.data_dir / f"outbox-{channel}-{ledger}.journal"
+
+    def spool_path(self, channel: str) -> Path:
+        """The channel's spool of incoming callbacks (bot/spool.py), named after the database like the journal."""
+        ledger = hashlib.sha256(self.database_url.encode()).hexdigest()[:10]
+        return self.data_dir / f"inbox-{channel}-{ledger}.spool"
 
     @property
     def webhook_address(self) -> tuple[str, int]:

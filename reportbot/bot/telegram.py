@@ -1,12 +1,22 @@
-"""The Telegram transport: updates in, neutral messages to the handlers, their actions back out."""
+"""The Telegram transport: updates in, neutral messages to the handlers, their actions back out.
+
+It is also the polling loop's and the webhook's ``Trouble`` (bot/polling.py): when an update fails,
+bot/faults.py decides from what failed whether it waits for the database (confirmed to Telegram only
+once handled, however long the outage), is tried again, or is set aside as a dead letter
+(handlers/deadletters.py). People whose messages wait are told once (``Patience``), through the
+outbox, which needs no database. Once the database is back, answers an outage may have left stored but
+unsent (a commit whose reply was lost with the connection) are sent (``_after_outage``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
-from collections.abc import Sequence
-from datetime import timedelta
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -23,11 +33,12 @@ from telegram.ext import (
 )
 
 from reportbot.bot.bot_api_http import AiohttpRequest
+from reportbot.bot.faults import Decision, Faults, Patience
 from reportbot.bot.journal import FileJournal
 from reportbot.bot.outbox import Outbox
 from reportbot.bot.polling import poll, retry_seconds
 from reportbot.bot.settings import Settings
-from reportbot.handlers import delivery
+from reportbot.handlers import deadletters, delivery, status
 from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
@@ -46,6 +57,7 @@ from reportbot.handlers.messages import (
 from reportbot.handlers.router import COMMANDS, handle_message
 from reportbot.scheduler.clock import Clock
 from reportbot.scheduler.sweeper import Sweeper
+from reportbot.storage.health import Verdict, is_outage
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -88,10 +100,18 @@ class TelegramTransport:
         self.journal = FileJournal(journal)
         self.outbox = Outbox(self._deliver, self.journal)
         self._folding: asyncio.Task[None] | None = None
-        self._failed: set[int] = set()  # update ids whose handler raised (see on_error)
+        self._failed: dict[int, BaseException] = {}  # update id → what its handler raised (see on_error)
+        self._first_seen: dict[int, float] = {}  # update id → clock seconds, of updates that waited
         self.started = asyncio.Event()  # set once start-up (menu, unsent answers, sweeper) is done
         self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
         self.application: Application | None = None  # type: ignore[type-arg]
+        self.watch = services.db.watch
+        self.faults = Faults(self.watch)
+        self.patience = Patience(self.watch, services.render, self._tell)
+        self.watch.on_recovery.append(self._after_outage)
+        # Answers that may go to another channel (a dead letter's alert to an admin): bot/channels.py
+        # replaces this with the process's router when several channels run.
+        self.route: Callable[[Sequence[Action | delivery.Queued]], None] = self.dispatch
 
     def build(self, settings: Settings, rate_limiter: AIORateLimiter | None = None) -> Application:  # type: ignore[type-arg]
         """The application `reportbot run` serves; ``rate_limiter``: Telegram's limits unless given (a benchmark)."""
@@ -129,7 +149,7 @@ class TelegramTransport:
 
     async def resend_unsent(self) -> None:
         """Answers recorded before a crash or stop but not known to have gone out are sent first."""
-        await self.journal.fold(self.services.db, self.clock.now())
+        await self._fold()
         if self._folding is None:
             self._folding = asyncio.create_task(self._fold_every(JOURNAL_FOLD_SECONDS), name="outbox-journal")
         pending = await delivery.unsent(self.services.db, CHANNEL)
@@ -138,6 +158,19 @@ class TelegramTransport:
             log.warning("sending %d stored answers left unsent (%d were in flight and may arrive twice)",
                         len(pending), doubtful)
         self.dispatch(pending)
+
+    async def _fold(self) -> None:
+        """The journal into the outbox table; the answers it marked finished are no longer this process's."""
+        self.outbox.forget(await self.journal.fold(self.services.db, self.clock.now()))
+
+    async def _after_outage(self) -> None:
+        """Stored answers that are neither queued here nor journaled as sent: a commit the outage cut off
+        after it went through (the update was handled again, found its key, and answered nothing)."""
+        await self._fold()
+        orphans = [q for q in await delivery.unsent(self.services.db, CHANNEL) if not self.outbox.holds(q.outbox_id)]
+        if orphans:
+            log.warning("sending %d stored answers an outage left unsent", len(orphans))
+            self.dispatch(orphans)
 
     async def serve(
         self, application: Application, settings: Settings, *, webhook: bool = False,  # type: ignore[type-arg]
@@ -156,9 +189,10 @@ class TelegramTransport:
                     await self._serve_webhook(application, settings, stop)
                 else:
                     await application.bot.delete_webhook()  # getUpdates is refused while a webhook is set
-                    await poll(application, stop, self.handle, interval=settings.telegram_poll_interval,
+                    await poll(application, stop, self.handle, self, interval=settings.telegram_poll_interval,
                                allowed_updates=UPDATES, batch=lambda: delivery.batch(self.services.db))
             finally:
+                await self.patience.close()
                 await self._stop_sending()  # while the bot can still send
         await self.services.db.dispose()
 
@@ -170,7 +204,7 @@ class TelegramTransport:
 
         assert settings.webhook_url is not None and settings.webhook_secret is not None
         secret = settings.webhook_secret.get_secret_value()
-        app = webhook_app(application.bot, settings.webhook_path, secret, self.handle)
+        app = webhook_app(application.bot, settings.webhook_path, secret, self.handle, self, self.health)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         host, port = settings.webhook_address
@@ -182,14 +216,79 @@ class TelegramTransport:
         finally:
             await runner.cleanup()
 
-    async def handle(self, update: Update) -> bool:
-        """Handle one update through PTB's handlers; False when it failed (so that it is delivered again)."""
+    async def handle(self, update: Update) -> BaseException | None:
+        """Handle one update through PTB's handlers; what it failed with (None: handled and committed)."""
         assert self.application is not None
-        self._failed.discard(update.update_id)
+        self._failed.pop(update.update_id, None)
         await self.application.process_update(update)
-        failed = update.update_id in self._failed
-        self._failed.discard(update.update_id)
-        return not failed
+        return self._failed.pop(update.update_id, None)
+
+    async def health(self) -> tuple[bool, dict[str, object]]:
+        """``GET /healthz``: the bot's health, no personal data in it (handlers/status.py)."""
+        found = await status.check(self.services.db, self.clock.now())
+        return found.healthy, found.as_json()
+
+    # -- Trouble (bot/polling.py): what to do when an update failed --
+
+    async def decide(self, update: Update, exc: BaseException) -> Decision:
+        return await self.faults.after(f"update:{update.update_id}", exc)
+
+    async def until_database(self, stop: asyncio.Event | None, timeout: float) -> bool:
+        return await self.watch.wait_until_up(stop, timeout)
+
+    def waiting(self, updates: Sequence[Update], since: float) -> None:
+        """Updates that wait for the database: their time is when they came (Telegram's date of a message,
+        else when the bot first had it); their senders may be told that they are in."""
+        now, wall = time.monotonic(), self.clock.now().timestamp()
+        for update in updates:
+            sent = update.message.date.timestamp() if update.message is not None else None
+            came = min(wall - (now - since), sent) if sent is not None else wall - (now - since)
+            self._first_seen.setdefault(update.update_id, came)
+            waited_since = now - (wall - self._first_seen[update.update_id])
+            item = self.decode(update)
+            if item is not None:
+                group = isinstance(item, Incoming) and item.is_group
+                name = update.effective_user.first_name if group and update.effective_user else None
+                text = item.text if isinstance(item, Incoming) else None
+                chat = item.chat_id if isinstance(item, Incoming) else item.sender_id
+                self.patience.arrived(f"update:{update.update_id}", chat, item.sender_id, text, name=name,
+                                     since=waited_since)
+
+    def handled(self, update: Update) -> None:
+        self.faults.succeeded(f"update:{update.update_id}")
+        if self._first_seen.pop(update.update_id, None) is not None:
+            self.patience.handled(f"update:{update.update_id}")
+
+    async def set_aside(self, update: Update, exc: BaseException) -> bool:
+        """The update as a dead letter, its sender told and the admins alerted; False when that failed for
+        an outage (the update is then handled again once the database is back)."""
+        item = self.decode(update)
+        if item is None:  # no message, no press: nothing anybody sent is lost
+            log.error("update %s failed and carries nothing to handle; skipped", update.update_id, exc_info=exc)
+            return True
+        try:
+            answers = await deadletters.set_aside(self.services, item, exc, self.clock.now())
+        except Exception as failure:  # noqa: BLE001 — judged here: an outage waits, anything else is kept
+            if await self.watch.classify(failure) is Verdict.OUTAGE or is_outage(failure):
+                return False
+            self._unrecorded(item, exc, failure)
+            return True
+        self.route(answers)
+        return True
+
+    def _unrecorded(self, item: Incoming | Press, exc: BaseException, failure: BaseException) -> None:
+        """The last resort: a dead letter the database refused, kept in a local file and logged loudly."""
+        path = self.journal.path.parent / "dead-letters-unrecorded.jsonl"
+        text = item.text if isinstance(item, Incoming) else item.data
+        line = {"channel": item.channel, "key": item.delivery_key, "sender": item.sender_id, "chat": item.chat_id,
+                "at": item.now.isoformat(), "text": self.services.scrub(text),
+                "error": deadletters.describe_error(self.services, exc)}
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        log.critical("a dead letter could not be recorded (%s); kept in %s", failure, path)
+
+    def _tell(self, chat_id: str, text: str, context: object) -> None:
+        self.outbox.put(Send(chat_id, text))
 
     async def on_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
         await self._stop_sending()
@@ -202,7 +301,10 @@ class TelegramTransport:
             self._folding.cancel()
             await asyncio.gather(self._folding, return_exceptions=True)
             self._folding = None
-        await self.journal.fold(self.services.db, self.clock.now())
+        try:
+            await self._fold()
+        except Exception as exc:  # noqa: BLE001 — the lines stay in the file: folded at the next start
+            log.warning("could not fold the outbox journal at shutdown (%s); it is folded at the next start", exc)
 
     async def _fold_every(self, seconds: float) -> None:
         """Fold the journal into the outbox every few seconds; prune old delivery keys once an hour."""
@@ -210,29 +312,54 @@ class TelegramTransport:
         while True:
             await asyncio.sleep(seconds)
             try:
-                await self.journal.fold(self.services.db, self.clock.now())
+                await self._fold()
                 if pruned_at is None or self.clock.now() - pruned_at > PRUNE_EVERY:
                     pruned_at = self.clock.now()
                     await delivery.prune(self.services.db, pruned_at)
-            except Exception:  # the lines stay in the file and are folded next time
-                log.exception("folding the outbox journal failed")
+            except Exception as exc:  # the lines stay in the file and are folded next time
+                if not is_outage(exc):
+                    log.exception("folding the outbox journal failed")
+                elif not self.watch.is_down:  # said once: the watch logs the outage itself
+                    log.warning("folding the outbox journal waits for the database (%s)", type(exc).__name__)
 
-    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """A text message: to the router; the answers go to the outbox."""
+    def decode(self, update: Update) -> Incoming | Press | None:
+        """The neutral message of an update (None: nothing a person wrote or pressed). Its time is when the
+        bot first had it: an update that waited for the database keeps its place and its time."""
+        seen = self._first_seen.get(update.update_id)
+        now = self.clock.now() if seen is None else datetime.fromtimestamp(seen, UTC)
+        query = update.callback_query
+        if query is not None:
+            if query.message is None:
+                return None
+            return Press(
+                channel=CHANNEL,
+                sender_id=str(query.from_user.id),
+                chat_id=str(query.message.chat.id),
+                message_id=str(query.message.message_id),
+                data=query.data or "",
+                now=now,
+                delivery_key=f"press:{query.id}",
+            )
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         if message is None or user is None or chat is None or message.text is None:
-            return
-        incoming = Incoming(
+            return None
+        return Incoming(
             channel=CHANNEL,
             sender_id=str(user.id),
             chat_id=str(chat.id),
             is_group=chat.type in GROUP_TYPES,
             text=message.text,
-            now=self.clock.now(),
+            now=now,
             message_id=str(message.message_id),
             # The same message may come again (a crash before Telegram was told we had it): one key for both.
             delivery_key=f"msg:{chat.id}:{message.message_id}",
         )
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A text message: to the router; the answers go to the outbox."""
+        incoming = self.decode(update)
+        if not isinstance(incoming, Incoming):
+            return
         handled = await delivery.handle_once(
             self.services.db, incoming, lambda: handle_message(incoming, self.services)
         )
@@ -249,19 +376,10 @@ class TelegramTransport:
         query = update.callback_query
         if query is None:
             return
-        message = query.message
-        if message is None:
+        press = self.decode(update)
+        if not isinstance(press, Press):
             await self.services.db.after_commit(query.answer)
             return
-        press = Press(
-            channel=CHANNEL,
-            sender_id=str(query.from_user.id),
-            chat_id=str(message.chat.id),
-            message_id=str(message.message_id),
-            data=query.data or "",
-            now=self.clock.now(),
-            delivery_key=f"press:{query.id}",
-        )
         handled = await delivery.handle_once(self.services.db, press, lambda: handle_press(press, self.services))
         alerts = [a.text for a in handled.alerts if a.text]
 
@@ -275,9 +393,11 @@ class TelegramTransport:
         await self.services.db.after_commit(answer)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("update failed", exc_info=context.error)
+        # Judged and logged by bot/faults.py (an outage once, by the watch; a failure with its traceback).
+        error = context.error or RuntimeError("the update's handler failed")
+        log.debug("update %s failed", getattr(update, "update_id", "?"), exc_info=error)
         if isinstance(update, Update):
-            self._failed.add(update.update_id)
+            self._failed[update.update_id] = error
 
     def dispatch(self, answers: Sequence[Action | delivery.Queued]) -> None:
         for answer in answers:

@@ -6,28 +6,40 @@ conversation: the card to the project's group, the canvasser told, reminders). A
 (``template_card_event``) updates the card in place with ``aibot_respond_update_msg`` on the event's
 req_id, at once, because WeCom allows that only within 5 seconds. WeCom has no alert shown only to
 the presser: a refusal goes to the presser privately; an alert beside a card update is the update.
+
+WeCom hands a callback out once, so every callback is first appended to a local spool file and synced
+(bot/spool.py), then handled in arrival order. While the database is away the worker waits (however
+long; bot/faults.py) and new callbacks pile up in the spool; a person kept waiting is told once that
+their message is in. Answers to a callback that waited are pushed (``aibot_send_msg``), not replied on
+its req_id, whose window may be gone; a press that waited posts its card anew.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aibot import WSClient
 
 from reportbot.bot import wecom_frames as frames
+from reportbot.bot.faults import Faults, Patience, Step
 from reportbot.bot.settings import Settings
+from reportbot.bot.spool import Spool, Spooled
 from reportbot.bot.wecom_link import LinkOptions, WeComLink
 from reportbot.bot.wecom_queue import ChatQueues, RateLimit
-from reportbot.handlers import delivery
+from reportbot.handlers import deadletters, delivery
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Action, Edit, Send
 from reportbot.handlers.router import handle_message
 from reportbot.scheduler.clock import Clock
+from reportbot.storage.health import Verdict, is_outage
 
 log = logging.getLogger(__name__)
 CHANNEL = frames.CHANNEL
@@ -62,73 +74,212 @@ def link_options(settings: Settings) -> LinkOptions:
     )
 
 
+@dataclass
+class Waiting:
+    """A callback on disk (the spool), waiting its turn; ``client`` None when it came before this process."""
+
+    entry: Spooled
+    client: WSClient | None
+    since: float  # time.monotonic() of its arrival
+    waited: bool = False  # it waited for the database: its reply window may be gone, answers are pushed
+    keep: bool = False  # not to be marked done: neither handled nor recorded as a dead letter
+
+    @property
+    def key(self) -> str:
+        body = self.entry.frame.get("body") or {}
+        return frames.delivery_key(body) or f"spool:{self.entry.seq}"
+
+
 class WeComTransport:
-    def __init__(self, services: Services, clock: Clock, options: LinkOptions, limit: RateLimit | None = None) -> None:
+    def __init__(
+        self, services: Services, clock: Clock, options: LinkOptions, spool: Path, limit: RateLimit | None = None,
+    ) -> None:
         self.services = services
         self.clock = clock
         self.limit = limit or RateLimit()
         self.link = WeComLink(options, self._take_message, self._take_event)
         self.outbox: ChatQueues[Outgoing] = ChatQueues(self._deliver, self.limit, self._wait_connected, self._gave_up)
-        self._inbox: asyncio.Queue[tuple[str, WSClient, dict[str, Any]]] = asyncio.Queue()
+        self.spool = Spool(spool)
+        self._arrivals: asyncio.Queue[tuple[str, WSClient, dict[str, Any], float, datetime]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Waiting] = asyncio.Queue()
+        self._queued: dict[int, Waiting] = {}  # spooled, not yet handled: by seq, in order
         self._tasks: set[asyncio.Task[None]] = set()
+        self.watch = services.db.watch
+        self.faults = Faults(self.watch)
+        self.patience = Patience(self.watch, services.render, self._tell)
+        self._held: set[int] = set()  # stored answers queued here and not yet recorded as sent
+        self._unjournaled: dict[int, bool] = {}  # sent, but the database could not be told yet
+        self.watch.on_recovery.append(self._after_outage)
+        self.route: Callable[[Sequence[Action | delivery.Queued]], None] = self.dispatch  # bot/channels.py
 
-    # -- in: callbacks are taken in arrival order, one at a time (as the Telegram transport does) --
+    # -- in: every callback is spooled (bot/spool.py), then handled in arrival order, one at a time --
 
     def _take_message(self, client: WSClient, frame: dict[str, Any]) -> None:
-        self._inbox.put_nowait(("message", client, frame))
+        self._arrivals.put_nowait(("message", client, frame, time.monotonic(), self.clock.now()))
 
     def _take_event(self, client: WSClient, frame: dict[str, Any]) -> None:
-        self._inbox.put_nowait(("event", client, frame))
+        self._arrivals.put_nowait(("event", client, frame, time.monotonic(), self.clock.now()))
 
     async def run(self, stop: asyncio.Event) -> None:
         """The connection and the callback worker until ``stop``; then what is queued goes out while connected."""
         # What was left unsent is queued before any new callback is handled: a callback handled while
         # the stored answers were being read had its answer read too, and sent twice.
         await self.resend_unsent()
+        left = self.spool.load()  # spooled by an earlier run and never handled: first, in their order
+        if left:
+            log.warning("WeCom: handling %d callbacks spooled before the last stop", len(left))
+        for entry in left:
+            self._enqueue(Waiting(entry, None, time.monotonic(), waited=True))
+        spooler = asyncio.create_task(self._spool_arrivals(), name="wecom:spool")
         worker = asyncio.create_task(self._work(), name="wecom:inbox")
         link_stop = asyncio.Event()
         link = asyncio.create_task(self.link.run(link_stop), name="wecom:link")
         try:
             await stop.wait()
         finally:
-            worker.cancel()  # a callback cut short commits nothing: WeCom sends it again
+            worker.cancel()  # a callback cut short commits nothing; it is in the spool, handled at the next start
             await asyncio.gather(worker, return_exceptions=True)
+            await self.patience.close()
             # Stored answers not sent now are sent at the next start; without a connection, none can be.
             await self.outbox.close(timeout=10.0 if self.link.client is not None else 0.0)
             link_stop.set()
             await link
+            await self._spool_what_arrived()  # callbacks that came meanwhile are kept for the next start
+            spooler.cancel()
+            await asyncio.gather(spooler, return_exceptions=True)
+            self.spool.close()
+
+    async def _spool_arrivals(self) -> None:
+        """Arrivals onto disk, synced, in batches; then to the worker. Never waits for the database."""
+        while True:
+            first = await self._arrivals.get()
+            await self._spool([first, *self._take_arrivals()])
+
+    def _take_arrivals(self) -> list[tuple[str, WSClient, dict[str, Any], float, datetime]]:
+        taken = []
+        while not self._arrivals.empty():
+            taken.append(self._arrivals.get_nowait())
+        return taken
+
+    async def _spool_what_arrived(self) -> None:
+        arrived = self._take_arrivals()
+        if arrived:
+            await self._spool(arrived)
+
+    async def _spool(self, arrived: list[tuple[str, WSClient, dict[str, Any], float, datetime]]) -> None:
+        entries, data = self.spool.prepare([(kind, frame, at) for kind, _, frame, _, at in arrived])
+        try:
+            await asyncio.to_thread(self.spool.write, data)
+        except OSError:  # a full disk: the database may still take them; a crash now would lose them
+            log.exception("WeCom: could not spool %d callbacks; handling them unspooled", len(entries))
+        for entry, (_, client, _, since, _) in zip(entries, arrived, strict=True):
+            self._enqueue(Waiting(entry, client, since))
+
+    def _enqueue(self, item: Waiting) -> None:
+        self._queued[item.entry.seq] = item
+        if self.watch.is_down:
+            self._wait_with(item)
+        self._inbox.put_nowait(item)
+
+    def _wait_with(self, item: Waiting) -> None:
+        """``item`` waits for the database: its answers will be pushed; its sender may be told it is in."""
+        item.waited = True
+        incoming = frames.incoming(item.entry.frame, item.entry.received_at)
+        press = None if incoming is not None else frames.press(item.entry.frame, item.entry.received_at)
+        if incoming is not None:
+            self.patience.arrived(item.key, incoming.chat_id, incoming.sender_id, incoming.text, since=item.since)
+        elif press is not None:
+            self.patience.arrived(item.key, press.sender_id, press.sender_id, None, since=item.since)
 
     async def _work(self) -> None:
         while True:
-            kind, client, frame = await self._inbox.get()
+            item = await self._inbox.get()
+            await self._until_handled(item)
+            self._queued.pop(item.entry.seq, None)
+            self.patience.handled(item.key)
+            if item.keep:
+                continue
             try:
-                if kind == "message":
-                    await self.on_message(client, frame)
-                else:
-                    await self.on_event(client, frame)
-            except Exception:  # one bad callback must not stop the others
-                log.exception("WeCom callback failed: %s", str(frame)[:300])
+                self.spool.done(item.entry.seq)
+            except OSError:  # handling it again after a restart is a no-op (its delivery key)
+                log.warning("WeCom: could not mark spooled callback %d done", item.entry.seq)
 
-    async def on_message(self, client: WSClient, frame: dict[str, Any]) -> None:
+    async def _until_handled(self, item: Waiting) -> None:
+        """Handle ``item``; through an outage wait (however long), retry, or set it aside (bot/faults.py)."""
+        while True:
+            error = await self._handle(item)
+            if error is None:
+                self.faults.succeeded(item.key)
+                return
+            decision = await self.faults.after(item.key, error)
+            if decision.step is Step.WAIT:
+                for waiting in self._queued.values():
+                    self._wait_with(waiting)
+                await self.watch.wait_until_up()
+            elif decision.step is Step.AGAIN:
+                await asyncio.sleep(decision.pause)
+            elif await self._set_aside(item, error):
+                return
+
+    async def _handle(self, item: Waiting) -> BaseException | None:
+        kind, frame = item.entry.kind, item.entry.frame
+        client = None if item.waited else item.client
+        try:
+            if kind == "message":
+                await self.on_message(client, frame, item.entry.received_at)
+            else:
+                await self.on_event(client, frame, item.entry.received_at)
+        except Exception as exc:
+            if not is_outage(exc):
+                log.warning("WeCom callback failed: %s", str(frame)[:300], exc_info=exc)
+            return exc
+        return None
+
+    async def _set_aside(self, item: Waiting, exc: BaseException) -> bool:
+        parsed = frames.incoming(item.entry.frame, item.entry.received_at) or frames.press(
+            item.entry.frame, item.entry.received_at)
+        if parsed is None:
+            log.error("WeCom callback failed and carries nothing to handle; skipped: %s", str(item.entry.frame)[:300])
+            return True
+        try:
+            answers = await deadletters.set_aside(self.services, parsed, exc, self.clock.now())
+        except Exception as failure:  # noqa: BLE001 — judged here: an outage waits, anything else stays spooled
+            if await self.watch.classify(failure) is Verdict.OUTAGE:
+                return False
+            log.critical("WeCom: a dead letter could not be recorded (%s); it stays in the spool %s, handled "
+                         "again at the next start", failure, self.spool.path)
+            item.keep = True
+            return True
+        self.route(answers)
+        return True
+
+    def _tell(self, chat_id: str, text: str, context: object) -> None:
+        self.outbox.put(Outgoing(Send(chat_id, text)))
+
+    async def on_message(self, client: WSClient | None, frame: dict[str, Any], now: datetime | None = None) -> None:
         """A message callback: to the router, once per msgid; the answers to the outbox (replies on it)."""
-        incoming = frames.incoming(frame, self.clock.now())
+        incoming = frames.incoming(frame, now or self.clock.now())
         if incoming is None:
             return
         handled = await delivery.handle_once(
             self.services.db, incoming, lambda: handle_message(incoming, self.services)
         )
-        self._queue(handled.to_send, Reply(client, frame), incoming.chat_id)
+        reply = Reply(client, frame) if client is not None else None
+        self._queue(handled.to_send, reply, incoming.chat_id)
 
-    async def on_event(self, client: WSClient, frame: dict[str, Any]) -> None:
+    async def on_event(self, client: WSClient | None, frame: dict[str, Any], now: datetime | None = None) -> None:
         """An event callback: a card button press decides, once per msgid; other events need no answer."""
-        press = frames.press(frame, self.clock.now())
+        press = frames.press(frame, now or self.clock.now())
         if press is None:
             return
         handled = await delivery.handle_once(self.services.db, press, lambda: handle_press(press, self.services))
         edits = [q for q in handled.to_send if isinstance(q.action, Edit)]
         for queued in edits[:1]:
             assert isinstance(queued.action, Edit)
-            await self._update_card(client, frame, queued.action, queued.outbox_id)
+            if client is not None:
+                await self._update_card(client, frame, queued.action, queued.outbox_id)
+            else:  # the press waited: its 5-second window to update the card is gone, the card is posted anew
+                self._queue([delivery.Queued(_as_new_card(queued.action), queued.outbox_id)], None, None)
         alerts = [a.text for a in handled.alerts if a.text]
         if alerts and not edits:  # no alert only the presser sees: a refusal reaches them privately
             self.outbox.put(Outgoing(Send(press.sender_id, alerts[0])))
@@ -142,8 +293,22 @@ class WeComTransport:
         for queued in pending:
             action = queued.action
             if isinstance(action, Edit):  # the 5-second window of its press is long gone: post the card anew
-                action = Send(action.chat_id, action.text, action.buttons)
+                action = _as_new_card(action)
             self._queue([delivery.Queued(action, queued.outbox_id)], None, None)
+
+    async def _after_outage(self) -> None:
+        """Once the database is back: record what was sent meanwhile, then send what an outage left stored
+        and unsent (a commit that went through while its reply was lost)."""
+        unjournaled, self._unjournaled = self._unjournaled, {}
+        for outbox_id, failed in unjournaled.items():
+            await self._journal(outbox_id, failed=failed)
+        orphans = [q for q in await delivery.unsent(self.services.db, CHANNEL)
+                   if q.outbox_id not in self._held and q.outbox_id not in self._unjournaled]
+        if orphans:
+            log.warning("WeCom: sending %d stored answers an outage left unsent", len(orphans))
+            for queued in orphans:
+                action = _as_new_card(queued.action) if isinstance(queued.action, Edit) else queued.action
+                self._queue([delivery.Queued(action, queued.outbox_id)], None, None)
 
     # -- out --
 
@@ -157,6 +322,8 @@ class WeComTransport:
             action = queued.action
             if isinstance(action, Send):
                 as_reply = reply if reply is not None and action.chat_id == reply_chat else None
+                if queued.outbox_id is not None:
+                    self._held.add(queued.outbox_id)
                 self.outbox.put(Outgoing(action, as_reply, queued.outbox_id))
             elif queued.outbox_id is not None:  # a robot cannot delete a member's message: nothing to send
                 self._spawn(self._journal(queued.outbox_id, failed=False))
@@ -167,13 +334,20 @@ class WeComTransport:
         task.add_done_callback(self._tasks.discard)
 
     async def _journal(self, outbox_id: int | None, *, failed: bool) -> None:
-        """Mark a stored answer sent (or failed for good); a journal error never sends a message twice."""
+        """Mark a stored answer sent (or failed for good). While the database is away it is remembered and
+        recorded once it is back (``_after_outage``); only a restart before that sends it again."""
         if outbox_id is None:
             return
         try:
             await delivery.record_progress(self.services.db, sending=set(), done={outbox_id: failed}, at=self.clock.now())
-        except Exception:  # at worst the answer is sent again after a restart
-            log.exception("WeCom: could not mark answer %s as sent", outbox_id)
+        except Exception as exc:
+            self._unjournaled[outbox_id] = failed
+            if is_outage(exc):
+                await self.watch.outage(exc)
+            else:
+                log.exception("WeCom: could not mark answer %s as sent", outbox_id)
+        finally:
+            self._held.discard(outbox_id)
 
     async def _gave_up(self, item: Outgoing) -> None:
         await self._journal(item.outbox_id, failed=True)
@@ -207,10 +381,17 @@ class WeComTransport:
             await client.update_template_card(frame, card)
         except Exception as exc:  # noqa: BLE001 — the 5-second window passed or the connection went
             log.warning("WeCom: could not update card %s in place (%s); posting it again", edit.message_id, exc)
+            if outbox_id is not None:
+                self._held.add(outbox_id)
             self.outbox.put(Outgoing(Send(edit.chat_id, edit.text, edit.buttons), None, outbox_id))
             return
         await self._journal(outbox_id, failed=False)
 
 
+def _as_new_card(edit: Edit) -> Send:
+    """An update of a card that can no longer be updated in place (WeCom allows 5 seconds): a new card."""
+    return Send(edit.chat_id, edit.text, edit.buttons)
+
+
 def build(services: Services, clock: Clock, settings: Settings) -> WeComTransport:
-    return WeComTransport(services, clock, link_options(settings))
+    return WeComTransport(services, clock, link_options(settings), settings.spool_path("wecom"))

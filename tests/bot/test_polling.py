@@ -7,11 +7,14 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from telegram.error import RetryAfter
 
 from reportbot.bot import polling
+from reportbot.bot.faults import Decision, Faults
+from reportbot.storage.health import Verdict
 
 
 @dataclass
@@ -40,36 +43,129 @@ class FakeApplication:
     bot: FakeBot
 
 
+class FakeWatch:
+    """The database's health as a test scripts it: ``down`` probes fail before it answers again."""
+
+    def __init__(self, verdict: Verdict = Verdict.FAILURE, down: int = 0) -> None:
+        self.verdict = verdict
+        self.down = down
+        self.waits = 0
+
+    async def classify(self, exc: BaseException) -> Verdict:
+        return self.verdict
+
+    async def wait_until_up(self, stop: asyncio.Event | None = None, timeout: float | None = None) -> bool:
+        self.waits += 1
+        if self.down:
+            self.down -= 1
+            return False
+        return True
+
+
+@dataclass
+class FakeTrouble:
+    """The transport's side of polling.Trouble, with bot/faults.py deciding over a scripted watch."""
+
+    watch: FakeWatch
+    set_aside_fails: int = 0
+    set_aside_calls: list[int] = field(default_factory=list)
+    waited: list[int] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.faults = Faults(self.watch)  # type: ignore[arg-type]
+
+    async def decide(self, update: FakeUpdate, exc: BaseException) -> Decision:
+        return await self.faults.after(f"update:{update.update_id}", exc)
+
+    async def set_aside(self, update: FakeUpdate, exc: BaseException) -> bool:
+        self.set_aside_calls.append(update.update_id)
+        if self.set_aside_fails:
+            self.set_aside_fails -= 1
+            return False
+        return True
+
+    def waiting(self, updates: Any, since: float) -> None:
+        self.waited += [u.update_id for u in updates if u.update_id not in self.waited]
+
+    def handled(self, update: FakeUpdate) -> None:
+        self.done.append(update.update_id)
+
+    async def until_database(self, stop: asyncio.Event, timeout: float) -> bool:
+        return await self.watch.wait_until_up(stop, timeout)
+
+
+def failing(outcomes: dict[int, list[bool]], handled: list[int]):  # type: ignore[no-untyped-def]
+    """A handler: update u fails while outcomes[u] pops False (the default: it goes through)."""
+
+    async def handle(update: FakeUpdate) -> BaseException | None:
+        handled.append(update.update_id)
+        script = outcomes.get(update.update_id)
+        ok = script.pop(0) if script else True
+        return None if ok else ConnectionError("the database went away")
+
+    return handle
+
+
 async def test_a_failed_update_stops_the_batch_unconfirmed_and_is_handled_again(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(polling, "_pause", _no_pause)
     stop = asyncio.Event()
     bot = FakeBot([1, 2, 3], stop=stop)
-    outcomes = {2: [False, True]}  # the database is away once while update 2 is handled
     handled: list[int] = []
+    trouble = FakeTrouble(FakeWatch(Verdict.FAILURE))
+    handle = failing({2: [False, True]}, handled)
 
-    async def handle(update: FakeUpdate) -> bool:
-        ok = outcomes.get(update.update_id, [True]).pop(0) if outcomes.get(update.update_id) else True
-        handled.append(update.update_id)
-        return ok
-
-    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=()), 5)
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, trouble, interval=0, allowed_updates=()), 5)
     assert handled == [1, 2, 2, 3]
     assert bot.offsets == [0, 2, 4]  # 2 was not confirmed until it had been handled
+    assert trouble.done == [1, 2, 3] and trouble.set_aside_calls == []
 
 
-async def test_an_update_that_always_fails_is_skipped_after_three_attempts(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_an_outage_is_waited_out_however_long_and_nothing_is_skipped_or_counted() -> None:
+    """Update 2 meets the database down ten times in a row: never counted as its fault, never skipped.
+    While waiting the loop looks at Telegram again (confirming nothing new) to learn who else waits."""
+    stop = asyncio.Event()
+    bot = FakeBot([1, 2, 3], stop=stop)
+    handled: list[int] = []
+    watch = FakeWatch(Verdict.OUTAGE, down=4)  # each wait: four looks before the database answers
+    trouble = FakeTrouble(watch)
+    handle = failing({2: [False] * 10 + [True]}, handled)
+
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, trouble, interval=0, allowed_updates=()), 5)
+    assert handled == [1] + [2] * 11 + [3]
+    assert trouble.set_aside_calls == [] and trouble.done == [1, 2, 3]
+    assert trouble.waited == [2, 3]  # the rest of the batch, and what the looks found
+    assert set(bot.offsets[1:-1]) == {2}  # every getUpdates while waiting asked from 2 on: nothing confirmed
+    assert bot.offsets[-1] == 4
+
+
+async def test_an_update_that_keeps_failing_with_the_database_healthy_is_set_aside_and_the_next_goes_on(
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
     monkeypatch.setattr(polling, "_pause", _no_pause)
     stop = asyncio.Event()
     bot = FakeBot([7, 8], stop=stop)
     handled: list[int] = []
+    trouble = FakeTrouble(FakeWatch(Verdict.FAILURE))
 
-    async def handle(update: FakeUpdate) -> bool:
-        handled.append(update.update_id)
-        return update.update_id != 7
-
-    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=()), 5)
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, failing({7: [False] * 9}, handled), trouble,
+                                        interval=0, allowed_updates=()), 5)
     assert handled == [7, 7, 7, 8]
-    assert "update 7 failed 3 times" in caplog.text
+    assert trouble.set_aside_calls == [7] and trouble.done == [7, 8]
+    assert bot.offsets == [0, 0, 0, 9]  # 7 stayed unconfirmed until it was set aside
+
+
+async def test_an_update_whose_setting_aside_fails_is_not_confirmed(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(polling, "_pause", _no_pause)
+    stop = asyncio.Event()
+    bot = FakeBot([7, 8], stop=stop)
+    handled: list[int] = []
+    trouble = FakeTrouble(FakeWatch(Verdict.FAILURE), set_aside_fails=1)
+
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, failing({7: [False] * 9}, handled), trouble,
+                                        interval=0, allowed_updates=()), 5)
+    assert trouble.set_aside_calls == [7, 7]  # the first try failed: 7 stayed unconfirmed and came again
+    assert trouble.done == [7, 8] and 8 not in handled[:6]
 
 
 @dataclass
@@ -100,11 +196,12 @@ async def test_told_to_wait_the_loop_pauses_as_long_as_telegram_said(monkeypatch
     bot = BusyBot([1], stop=stop, told=RetryAfter(wait))
     handled: list[int] = []
 
-    async def handle(update: FakeUpdate) -> bool:
+    async def handle(update: FakeUpdate) -> BaseException | None:
         handled.append(update.update_id)
-        return True
+        return None
 
-    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=()), 5)
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, FakeTrouble(FakeWatch()), interval=0,
+                                        allowed_updates=()), 5)
     assert pauses[0] == (7.0 if wait == 7 else 7.5)
     assert handled == [1]
 
@@ -145,16 +242,16 @@ async def poll_in_groups(
     stop, failing = asyncio.Event(), dict(failing or {})
     bot, batch, handled = FakeBot(updates, stop=stop), FakeBatch(commit_fails), []
 
-    async def handle(update: FakeUpdate) -> bool:
+    async def handle(update: FakeUpdate) -> BaseException | None:
         handled.append(update.update_id)
         batch.handled(update.update_id)
         if failing.get(update.update_id):
             failing[update.update_id] -= 1
-            return False
-        return True
+            return ConnectionError("the database went away")
+        return None
 
-    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, interval=0, allowed_updates=(),
-                                        batch=batch), 5)
+    await asyncio.wait_for(polling.poll(FakeApplication(bot), stop, handle, FakeTrouble(FakeWatch(Verdict.BLIP)),
+                                        interval=0, allowed_updates=(), batch=batch), 5)
     return bot, batch, handled
 
 

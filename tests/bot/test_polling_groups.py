@@ -95,7 +95,7 @@ async def test_a_group_with_a_failing_update_is_handled_again_one_by_one_and_not
         bot: Bot
 
     await asyncio.wait_for(
-        polling.poll(App(bot), stop, transport.handle, interval=0, allowed_updates=(),
+        polling.poll(App(bot), stop, transport.handle, transport, interval=0, allowed_updates=(),
                      batch=lambda: telegram_transport.delivery.batch(svc.db)), 30)
     await transport.outbox.drain()
     assert failures == {"王五": 0} and "a group of 3 failed; handling them one by one" in caplog.text

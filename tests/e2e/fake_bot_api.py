@@ -3,7 +3,7 @@
 telegram-test-api answers sendPhoto and sendDocument with HTTP 500 and parses no multipart body, so the
 end-to-end tests of /stats (a chart) and /export (a workbook) run the real python-telegram-bot
 application against this server instead. It speaks just enough of the Bot API for a polling bot —
-getMe, deleteWebhook, getUpdates, setMyCommands, sendMessage, sendPhoto, sendDocument, answerCallbackQuery,
+getMe, deleteWebhook, setWebhook, getUpdates, setMyCommands, sendMessage, sendPhoto, sendDocument, answerCallbackQuery,
 editMessageText, deleteMessage — parses every request as a form (multipart or urlencoded, as PTB sends
 them) and keeps what the bot sent, uploaded files as bytes, for the test to check.
 """
@@ -43,6 +43,7 @@ class Sent:
     upload: Upload | None = None
     message_id: int = 0
     params: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when the fake took it (this process's clock)
 
 
 class FakeBotApi:
@@ -58,6 +59,7 @@ class FakeBotApi:
         self._taken: set[int] = set()  # indices into ``sent`` already returned by wait_for
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.webhook: dict[str, str] | None = None  # setWebhook's parameters, once the bot set one
 
     @property
     def base_url(self) -> str:
@@ -78,8 +80,8 @@ class FakeBotApi:
         await self._runner.cleanup()
 
     # ---- what people do
-    async def say(self, user_id: int, name: str, chat_id: int, text: str) -> None:
-        """``user_id`` writes ``text`` in ``chat_id`` (their own id: a private chat)."""
+    def message_update(self, user_id: int, name: str, chat_id: int, text: str) -> dict[str, Any]:
+        """The update Telegram makes of ``user_id`` writing ``text`` in ``chat_id`` (their own id: private)."""
         command = text.split()[0] if text.startswith("/") else ""
         entities = [{"type": "bot_command", "offset": 0, "length": len(command)}] if command else []
         chat: dict[str, Any] = {"id": chat_id, "type": "private", "first_name": name}
@@ -89,9 +91,34 @@ class FakeBotApi:
             "message_id": next(self._message_ids), "date": int(time.time()), "chat": chat, "text": text,
             "from": {"id": user_id, "is_bot": False, "first_name": name}, "entities": entities,
         }
+        return {"update_id": next(self._update_ids), "message": message}
+
+    def press_update(self, user_id: int, name: str, on: Sent, label: str) -> dict[str, Any]:
+        """The update of ``user_id`` pressing the button labelled ``label`` under the bot's message ``on``."""
+        markup = json.loads(on.params["reply_markup"])
+        data = next(b["callback_data"] for row in markup["inline_keyboard"] for b in row if b["text"] == label)
+        chat = {"id": on.chat_id, "type": "private" if on.chat_id > 0 else "supergroup"}
+        message = {"message_id": on.message_id, "date": int(time.time()), "chat": chat, "text": on.text or "",
+                   "from": {"id": BOT_ID, "is_bot": True, "first_name": "Fake"}}
+        query = {"id": secrets.token_hex(8), "from": {"id": user_id, "is_bot": False, "first_name": name},
+                 "chat_instance": "1", "message": message, "data": data}
+        return {"update_id": next(self._update_ids), "callback_query": query}
+
+    async def say(self, user_id: int, name: str, chat_id: int, text: str) -> None:
+        """``user_id`` writes ``text`` in ``chat_id`` (their own id: a private chat)."""
+        await self.hand_out(self.message_update(user_id, name, chat_id, text))
+
+    async def press(self, user_id: int, name: str, on: Sent, label: str) -> None:
+        await self.hand_out(self.press_update(user_id, name, on, label))
+
+    async def hand_out(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates (until confirmed by a higher offset, as Telegram does)."""
         async with self._changed:
-            self._updates.append({"update_id": next(self._update_ids), "message": message})
+            self._updates.append(update)
             self._changed.notify_all()
+
+    def messages_to(self, chat_id: int, method: str = "sendMessage") -> list[Sent]:
+        return [s for s in self.sent if s.chat_id == chat_id and s.method == method]
 
     async def wait_for(self, chat_id: int, method: str, timeout: float = 30.0) -> Sent:
         """The first call of ``method`` to ``chat_id`` not yet taken by an earlier wait."""
@@ -124,6 +151,10 @@ class FakeBotApi:
                 "can_join_groups": True, "can_read_all_group_messages": True, "supports_inline_queries": False}
 
     async def _m_deletewebhook(self, params: dict[str, str], files: dict[str, FileField]) -> Any:
+        return True
+
+    async def _m_setwebhook(self, params: dict[str, str], files: dict[str, FileField]) -> Any:
+        self.webhook = dict(params)
         return True
 
     async def _m_setmycommands(self, params: dict[str, str], files: dict[str, FileField]) -> Any:

@@ -22,7 +22,6 @@ import re
 import signal
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from reportbot.handlers.directory import NewStaff
 from reportbot.storage.db import Database
 from reportbot.storage.tables import DeliveryRow, OutboxRow, ReportRow
 from tests.e2e.emulator import Emulator, TgUser, bot_messages, new_token
+from tests.e2e.outage import until
 from tests.e2e.replay import ReplayingBotApi
 
 REPORTS = int(os.environ.get("REPORTBOT_CRASH_REPORTS", "250"))
@@ -77,19 +77,6 @@ async def start_bot(db_url: str, token: str, api: ReplayingBotApi, log: Path) ->
     return await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, env=env, stdout=log.open("ab"), stderr=asyncio.subprocess.STDOUT
     )
-
-
-async def until(
-    condition: Callable[[], bool | Awaitable[bool]], timeout: float, what: str, log: Path, every: float = 0.2
-) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        done = condition()
-        if done if isinstance(done, bool) else await done:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; bot log:\n{log.read_text()[-4000:]}")
-        await asyncio.sleep(every)
 
 
 async def test_a_bot_killed_mid_burst_loses_nothing_and_doubles_nothing(
