@@ -15,10 +15,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import storage_bench, telegram_bench
+from bench import outage_bench, storage_bench, telegram_bench
 from bench.common import Row, table
 
-SECTIONS = {"storage": storage_bench.run, "telegram": telegram_bench.run}
+SECTIONS = {"storage": storage_bench.run, "telegram": telegram_bench.run, "outage": outage_bench.run}
 
 
 def machine() -> str:
