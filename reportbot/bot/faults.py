@@ -162,4 +162,15 @@ class Patience:
                 await self._ticker
 
 
-SetAside = Callable[[Any, BaseException], Awaitable[None]]
+async def through_outages(watch: Watch, work: Callable[[], Awaitable[None]], what: str) -> None:
+    """``work()``, done again after an outage (or a dropped connection) until it goes through; a failure of
+    its own is raised. For a transport's start-up steps (answers left unsent), which nothing may skip."""
+    while True:
+        try:
+            return await work()
+        except Exception as exc:
+            verdict = await watch.classify(exc)
+            if verdict is Verdict.FAILURE:
+                raise
+            log.warning("%s waits for the database (%s)", what, type(exc).__name__)
+            await watch.wait_until_up()

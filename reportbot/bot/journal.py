@@ -12,6 +12,7 @@ shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from datetime import datetime
@@ -29,6 +30,7 @@ class FileJournal:
         self.folding = path.with_name(path.name + ".folding")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = self._open()
+        self._folding_lock = asyncio.Lock()
 
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -44,14 +46,16 @@ class FileJournal:
 
     async def fold(self, db: Database, at: datetime) -> set[int]:
         """Apply every line so far to the outbox table; new lines go to a fresh file meanwhile. The ids of
-        the answers recorded as finished (sent or failed)."""
-        finished: set[int] = set()
-        if self.folding.exists():  # left by a fold that did not finish
-            finished |= await self._apply(db, at)
-        os.close(self._fd)  # the swap has no await in it: no line can fall between the two files
-        os.replace(self.path, self.folding)
-        self._fd = self._open()
-        return finished | await self._apply(db, at)
+        the answers recorded as finished (sent or failed). One fold at a time (the periodic one, the one
+        after an outage, the one at shutdown): two would apply and unlink the same folding file."""
+        async with self._folding_lock:
+            finished: set[int] = set()
+            if self.folding.exists():  # left by a fold that did not finish
+                finished |= await self._apply(db, at)
+            os.close(self._fd)  # the swap has no await in it: no line can fall between the two files
+            os.replace(self.path, self.folding)
+            self._fd = self._open()
+            return finished | await self._apply(db, at)
 
     async def _apply(self, db: Database, at: datetime) -> set[int]:
         sending, done = parse(self.folding.read_text())

@@ -33,7 +33,7 @@ from telegram.ext import (
 )
 
 from reportbot.bot.bot_api_http import AiohttpRequest
-from reportbot.bot.faults import Decision, Faults, Patience
+from reportbot.bot.faults import Decision, Faults, Patience, through_outages
 from reportbot.bot.journal import FileJournal
 from reportbot.bot.outbox import Outbox
 from reportbot.bot.polling import poll, retry_seconds
@@ -143,7 +143,7 @@ class TelegramTransport:
             await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
         except TelegramError as exc:
             log.warning("could not set the command menu: %s", exc)
-        await self.resend_unsent()
+        await through_outages(self.watch, self.resend_unsent, "sending the answers left unsent")
         await self.sweeper.start()
         self.started.set()
 

@@ -28,7 +28,7 @@ from typing import Any
 from aibot import WSClient
 
 from reportbot.bot import wecom_frames as frames
-from reportbot.bot.faults import Faults, Patience, Step
+from reportbot.bot.faults import Faults, Patience, Step, through_outages
 from reportbot.bot.settings import Settings
 from reportbot.bot.spool import Spool, Spooled
 from reportbot.bot.wecom_link import LinkOptions, WeComLink
@@ -124,7 +124,7 @@ class WeComTransport:
         """The connection and the callback worker until ``stop``; then what is queued goes out while connected."""
         # What was left unsent is queued before any new callback is handled: a callback handled while
         # the stored answers were being read had its answer read too, and sent twice.
-        await self.resend_unsent()
+        await through_outages(self.watch, self.resend_unsent, "WeCom: sending the answers left unsent")
         left = self.spool.load()  # spooled by an earlier run and never handled: first, in their order
         if left:
             log.warning("WeCom: handling %d callbacks spooled before the last stop", len(left))
@@ -229,9 +229,7 @@ class WeComTransport:
                 await self.on_message(client, frame, item.entry.received_at)
             else:
                 await self.on_event(client, frame, item.entry.received_at)
-        except Exception as exc:
-            if not is_outage(exc):
-                log.warning("WeCom callback failed: %s", str(frame)[:300], exc_info=exc)
+        except Exception as exc:  # noqa: BLE001 — judged (and logged) by bot/faults.py
             return exc
         return None
 

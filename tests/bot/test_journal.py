@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from reportbot.bot.journal import FileJournal, parse
@@ -39,3 +40,19 @@ async def test_lines_written_by_a_killed_process_are_folded_by_the_next_one(svc:
     assert await delivery.unsent(svc.db, "console") == []
     assert (tmp_path / "outbox.journal").read_text() == "" and not (tmp_path / "outbox.journal.folding").exists()
     alive.close()
+
+
+async def test_two_folds_at_once_apply_each_line_once(svc: Services, tmp_path: Path) -> None:
+    """The periodic fold and the one after an outage may meet: they take turns on the folding file."""
+    await open_office(svc)
+    msg = Incoming("console", LI, LI, False, report_text(), NOW, "9", "msg:101:9")
+    receipt, card = (await delivery.handle_once(svc.db, msg, lambda: handle_message(msg, svc))).to_send
+    assert receipt.outbox_id and card.outbox_id
+    journal = FileJournal(tmp_path / "outbox.journal")
+    await journal(done=None, failed=False, sending=receipt.outbox_id)
+    await journal(done=receipt.outbox_id, failed=False, sending=card.outbox_id)
+    first, second = await asyncio.gather(journal.fold(svc.db, NOW), journal.fold(svc.db, NOW))
+    assert first | second == {receipt.outbox_id}
+    assert not (tmp_path / "outbox.journal.folding").exists()
+    assert [q.outbox_id for q in await delivery.unsent(svc.db, "console")] == [card.outbox_id]
+    journal.close()
