@@ -65,7 +65,7 @@ async def _one_run(url: str, folder: Path, away: object, outage: float) -> tuple
                      and (m := PHONE.search(s.text)) and m[0] in phones and "回执号" in s.text]
             return min(times) - back, max(times) - back
         finally:
-            await bot.stop()
+            await bot.kill()  # a clean stop would wait for the group's queued cards
 
 
 async def _postgres(pg: OwnPostgres, folder: Path) -> tuple[float, float]:

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 5.0  # seconds a probe may take before the database counts as not answering
 SQLITE_PROBE_BUSY_MS = 2000  # how long the probe waits for another process's write lock
-FIRST_PAUSE, MAX_PAUSE = 0.25, 2.0  # the back-off between probes while the database is away
+FIRST_PAUSE, MAX_PAUSE = 0.25, 1.0  # the back-off between probes while the database is away
 
 # SQLite's primary result codes that mean "the database file, not this statement": busy or locked past the
 # busy timeout, disk full, an I/O error, the file cannot be opened, or is read-only (a full or remounted disk).

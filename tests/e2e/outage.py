@@ -121,6 +121,13 @@ class BotProcess:
             await self.process.wait()
             raise AssertionError(f"reportbot run did not stop on SIGTERM:\n{self.output()[-3000:]}") from None
 
+    async def kill(self) -> None:
+        """SIGKILL: for a run whose results are in (a clean stop waits up to 30 s for queued group cards)."""
+        if self.alive:
+            assert self.process is not None
+            self.process.kill()
+            await self.process.wait()
+
     def output(self) -> str:
         return self.log.read_text("utf-8", "replace") if self.log.exists() else ""
 
