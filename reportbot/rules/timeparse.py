@@ -161,9 +161,16 @@ _CN_RUN = re.compile(r"(?<![周週期拜])[零〇一二两三四五六七八九�
 
 
 def _normalise(text: str) -> str:
-    """Full-width → ASCII, lower case, Chinese numerals → digits."""
+    """Full-width → ASCII, lower case, Chinese numerals → digits; a range of hours is its start (3-4点,
+    15:00-16:00, 3到4点: the customer comes from 3)."""
     text = unicodedata.normalize("NFKC", text).lower()
-    return _CN_RUN.sub(lambda m: _cn_number(m.group()) or m.group(), text)
+    text = _CN_RUN.sub(lambda m: _cn_number(m.group()) or m.group(), text)
+    text = _HOUR_RANGE.sub(r"\1点", text)
+    return _CLOCK_RANGE.sub(r"\1", text)
+
+
+_HOUR_RANGE = re.compile(r"(?<![0-9:/.-])([0-9]{1,2})\s*(?:-|~|到|至)\s*[0-9]{1,2}\s*点")
+_CLOCK_RANGE = re.compile(r"([0-9]{1,2}:[0-9]{2})\s*(?:-|~|到|至)\s*[0-9]{1,2}:[0-9]{2}")
 
 
 def _cn_number(run: str) -> str | None:
@@ -236,8 +243,8 @@ _RELATIVE = re.compile(r"大后天|后天|明天|明日|明儿|今天|今日|今
 _WEEKDAY = re.compile(r"(这个?|本|下下个?|下个?)?\s*(?:周|週|星期|礼拜|禮拜)\s*([一二三四五六日天1-7])")
 _WEEK_PREFIX = {"": None, "这": 0, "这个": 0, "本": 0, "下": 1, "下个": 1, "下下": 2, "下下个": 2}
 
-# Clock forms, in order: 15:30 · 3点, 3点半, 3点整, 3点钟, 3点15(分), 3点1刻, 15时30分 · 3pm · 下午3
-_COLON = re.compile(_D + r"\s*:\s*([0-9]{2})" + _END)
+# Clock forms, in order: 15:30, 15:30:00 · 3点, 3点半, 3点整, 3点钟, 3点15(分), 3点1刻, 15时30分 · 3pm · 下午3
+_COLON = re.compile(_D + r"\s*:\s*([0-9]{2})(?::[0-9]{2})?" + _END)  # 17:20, 17:20:00 (the seconds dropped)
 _HOUR_MARK = re.compile(_D + r"\s*[点時时](?:\s*(?:(半)|(整|钟|鐘)|([1-3])\s*刻|([0-9]{1,2})" + _END + r"\s*分?))?")
 _BEFORE_AMPM = re.compile(_D + r"(?=\s*(?:am|pm|a\.m\.|p\.m\.))")
 _AFTER_PERIOD = re.compile(r"(?<=[午上晚早晨])\s*([0-9]{1,2})" + _END)

@@ -12,11 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reportbot.rules import report_parse
+from reportbot.rules import report_text
 from reportbot.rules.phone import Phone
 from reportbot.rules.policy import Policy
 from reportbot.rules.refusal import Field, Refusal
-from reportbot.rules.report_parse import LABELS, ReportDraft, is_report, parse_report
+from reportbot.rules.report_labels import LABELS
+from reportbot.rules.report_parse import ReportDraft, is_report, parse_report
 from reportbot.rules.timeparse import parse_appointment
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -213,9 +214,13 @@ def test_a_label_repeated_with_the_same_value_is_fine():
 
 
 def test_a_label_repeated_with_another_value_is_refused_on_that_field():
-    assert refusals(CANONICAL + "\n姓名：王女士") == (
-        Refusal.of(Field.CUSTOMER, "report_field_twice", label="客户"),
-    )
+    assert refusals(CANONICAL + "\n队名：猛虎队") == (Refusal.of(Field.TEAM, "report_field_twice", label="队名"),)
+
+
+def test_two_customers_in_one_message_are_refused_as_such_never_one_silently_dropped():
+    assert refusals(CANONICAL + "\n姓名：王女士") == (Refusal.of(Field.CUSTOMER, "report_several_customers"),)
+    two = "报备\n1. 客户：张先生 电话：138***88888\n2. 客户：王女士 电话：139***12345\n队名：飞虎队\n拓客：李四\n到访：明天下午3点"
+    assert refusals(two) == (Refusal.of(Field.CUSTOMER, "report_several_customers"),)
 
 
 def test_full_width_digits_colons_and_parentheses_are_understood():
@@ -490,10 +495,10 @@ def test_a_long_hostile_message_is_handled_quickly(text):
 
 
 def _clean_char_by_char(text: str) -> str:
-    """The definition _clean keeps, one character at a time (it uses a cached translate table)."""
+    """The definition report_text.clean keeps, one character at a time (it uses a cached translate table)."""
     kept = []
     for ch in text.replace("\r\n", "\n"):
-        ch = report_parse._LINE_BREAKS.get(ch, ch)
+        ch = report_text.LINE_BREAKS.get(ch, ch)
         if ch == "\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn"):
             kept.append(ch)
     return "".join(kept)
@@ -502,5 +507,5 @@ def _clean_char_by_char(text: str) -> str:
 @settings(max_examples=300)
 @given(st.text(max_size=200))
 def test_cleaning_and_folding_by_table_equal_the_per_character_definition(text):
-    assert report_parse._clean(text) == _clean_char_by_char(text)
-    assert report_parse._fold(text) == "".join(report_parse._fold_char(ch) for ch in text)
+    assert report_text.clean(text) == _clean_char_by_char(text)
+    assert report_text.fold(text) == "".join(report_text.fold_char(ch) for ch in text)
