@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from reportbot.rules import privacy, timeparse
+from reportbot.rules import privacy, report_labels, timeparse
 from reportbot.rules.model import REJECT_LABELS, ROLE_LABELS, STATUS_LABELS
 from reportbot.rules.ownership import unreachable
 from reportbot.rules.refusal import Field, Refusal
@@ -71,6 +71,7 @@ class Renderer:
             percent=lambda r: "—" if r is None else f"{r:.0%}",
         )
         env.globals["unreachable"] = unreachable
+        env.globals["labels"] = {f: report_labels.shown(f) for f in report_labels.LABELS}
         self.env = env
 
     def __call__(self, template: str, /, **context: object) -> str:

@@ -16,7 +16,7 @@ from reportbot.rules.model import EventKind, Project, Report, Role, Staff, Statu
 from reportbot.rules.policy import Policy
 from reportbot.rules.refusal import Field, Refusal
 from reportbot.rules.reminders import Kind, plan_for_report
-from reportbot.rules.report_parse import ReportDraft, parse_report
+from reportbot.rules.report_parse import ReportDraft, Understood, read_report
 from reportbot.rules.timeparse import check_window, validity_end
 from reportbot.storage.db import Database
 from reportbot.storage.repositories import NewReport, PlannedReminder
@@ -187,22 +187,21 @@ async def _full_report(db: Database, report_id: int) -> Report:
 async def handle_report(msg: Incoming, sender: Staff, project: Project, svc: Services) -> list[Action]:
     """Parse, check and record a report; answer with a receipt or a refusal naming the field."""
     local_now = msg.now.astimezone(svc.tz)
-    parsed = parse_report(msg.text, local_now, svc.policy)
-    refusals: tuple[Refusal, ...]
-    if isinstance(parsed, ReportDraft):
+    reading = read_report(msg.text, local_now, svc.policy)
+    parsed = reading.draft
+    refusals = reading.refusals
+    if parsed is not None:
         window = check_window(parsed.appointment, local_now, svc.policy)
         refusals = (window,) if window else ()
-    else:
-        refusals = parsed
     canvasser: Staff | None = None
-    if isinstance(parsed, ReportDraft) and not refusals:
+    if parsed is not None and not refusals:
         canvasser, refusal = await _resolve_canvasser(svc, sender, parsed)
         refusals = (refusal,) if refusal else ()
-    if refusals or canvasser is None or not isinstance(parsed, ReportDraft):
+    if refusals or canvasser is None or parsed is None:
         async with svc.db.uow() as uow:
             await uow.counters.bump(MALFORMED_COUNTER, local_now.strftime("%Y%m%d"))
             await uow.commit()
-        return [Send(msg.chat_id, _refusal_text(svc, refusals, sender))]
+        return [Send(msg.chat_id, _refusal_text(svc, refusals, reading.understood, sender))]
 
     filing = Filing(
         project=project,
@@ -243,9 +242,16 @@ async def _resolve_canvasser(svc: Services, sender: Staff, draft: ReportDraft) -
     return found[0], None
 
 
-def _refusal_text(svc: Services, refusals: tuple[Refusal, ...], sender: Staff) -> str:
+def _refusal_text(
+    svc: Services, refusals: tuple[Refusal, ...], understood: tuple[Understood, ...], sender: Staff
+) -> str:
+    """Every problem in a sentence; then what was understood of each field (a refused field marked so),
+    so that the canvasser fixes that one and sends the rest as it was."""
     lines = [(r.field, svc.render.refusal(r)) for r in refusals]
-    return svc.render("refused.j2", lines=lines, me=sender)
+    wrong = {r.field for r in refusals}
+    coach = [replace(u, status="wrong") if u.field in wrong and u.status == "ok" else u
+             for u in understood]
+    return svc.render("refused.j2", lines=lines, understood=coach, me=sender)
 
 
 async def _answer(svc: Services, msg: Incoming, filing: Filing, outcome: Outcome) -> list[Action]:

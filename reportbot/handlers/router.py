@@ -22,7 +22,7 @@ from reportbot.handlers.visit import handle_claim, handle_release, handle_revoke
 from reportbot.handlers.who import handle_who
 from reportbot.rules import privacy
 from reportbot.rules.model import Project, Role, Staff
-from reportbot.rules.report_parse import is_report
+from reportbot.rules.report_parse import is_report, named_project
 from reportbot.rules.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
     msg = replace(msg, text=clean_text(msg.text))
     text = msg.text.strip()
     command = split_command(text)
-    if command is None and is_report(text):
+    if command is None and is_report(text, private=not msg.is_group):
         command = (REPORT.name, text)
     if command is None and msg.is_group:
         return []
@@ -159,6 +159,15 @@ async def handle_message(msg: Incoming, svc: Services) -> list[Action]:
     return removed + await _run_command(msg, svc, sender, project, name, args, text)
 
 
+async def _named_project(svc: Services, text: str) -> Project | None:
+    """The project a private report names (项目：森林半岛), when there is one of that name."""
+    name = named_project(text)
+    if name is None:
+        return None
+    async with svc.db.uow(write=False) as uow:
+        return next((p for p in await uow.projects.all() if p.name == name), None)
+
+
 def _remove_full_number(msg: Incoming, svc: Services) -> list[Action]:
     """A group message that shows a whole phone number is deleted (where the bot may), saying why."""
     if not (msg.is_group and msg.message_id and privacy.contains_full_number(msg.text)):
@@ -174,6 +183,8 @@ async def _run_command(
         return [Send(msg.chat_id, svc.render("unknown_command.j2", command=name))]
     if not sender.role.at_least(spec.min_role):
         return [Send(msg.chat_id, svc.render("not_allowed.j2", command=spec, me=sender))]
+    if spec is REPORT and not msg.is_group:
+        project = await _named_project(svc, text) or project  # 项目：… picks among several
     if spec.needs_project and project is None:
         return [Send(msg.chat_id, svc.render("no_project.j2"))]
     text_for_report = text if spec is REPORT else args
