@@ -30,7 +30,7 @@ from tests.fakes.pg_cluster import OwnPostgres
 PG_ADMIN_DSN = os.environ.get("REPORTBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEST_PHONE_KEY = PhoneKey(b"a test key, never a production secret")
-TABLES = "dead_letter, outbox, delivery, deal, team_change, audit_head, reminder, follow_up, visit, event, report, receipt_counter, public_customer, daily_counter, staff_identity, staff, project"
+TABLES = "web_session, web_token, dead_letter, outbox, delivery, deal, team_change, audit_head, reminder, follow_up, visit, event, report, receipt_counter, public_customer, daily_counter, staff_identity, staff, project"
 
 
 def local(text_: str) -> datetime:

@@ -1,8 +1,9 @@
-"""Every configured channel in one process, on one core and one sweeper (`reportbot run` with WeCom).
+"""Every configured channel in one process, on one core and one sweeper, and the web beside them.
 
 The sweeper names a channel on every reminder and digest (handlers/sweep.py); ``Channels`` hands
-each action to that channel's transport. Telegram alone still runs through python-telegram-bot's
-``run_polling`` (bot/cli.py); with WeCom configured, with or without Telegram, ``serve`` runs here.
+each action to that channel's transport. Telegram alone runs through its own transport (bot/cli.py);
+with WeCom or the web (WEB_LISTEN) configured, ``serve`` runs here. `reportbot web` serves the web alone:
+what its pages store for a channel (a visit's notices) the process holding that channel sends.
 """
 
 from __future__ import annotations
@@ -56,14 +57,15 @@ class Channels:
 
 
 async def serve(
-    settings: Settings, services: Services, clock: Clock, stop: asyncio.Event, *, webhook: bool = False
+    settings: Settings, services: Services, clock: Clock, stop: asyncio.Event, *, webhook: bool = False,
+    channels_on: bool = True,
 ) -> None:
-    """Start every channel whose keys are set; run until ``stop``; shut down in order, the database last."""
-    from reportbot.bot.wecom import build as build_wecom
-
+    """Start every channel whose keys are set, and the web when WEB_LISTEN is; run until ``stop``; shut down
+    in order, the database last. ``channels_on`` False: the web alone (`reportbot web`), whose stored
+    answers the process that holds each channel sends."""
     channels = Channels()
-    telegram = application = None
-    if settings.telegram_bot_token is not None:
+    telegram = application = wecom = None
+    if channels_on and settings.telegram_bot_token is not None:
         from reportbot.bot.telegram import CHANNEL as TELEGRAM
         from reportbot.bot.telegram import TelegramTransport
 
@@ -71,25 +73,39 @@ async def serve(
         application = telegram.build(settings)
         channels.add(TELEGRAM, telegram.dispatch)
         telegram.route = channels.dispatch  # a dead letter's alert may be for an admin on the other channel
-    wecom = build_wecom(services, clock, settings)
-    channels.add("wecom", wecom.dispatch)
-    wecom.route = channels.dispatch
-    sweeper = Sweeper(services, clock, channels.names, channels.dispatch, channels.dispatch_on)
+    if channels_on and settings.wecom_configured:
+        from reportbot.bot.wecom import build as build_wecom
 
-    wecom_task = asyncio.create_task(wecom.run(stop), name="wecom")
+        wecom = build_wecom(services, clock, settings)
+        channels.add("wecom", wecom.dispatch)
+        wecom.route = channels.dispatch
+    sweeper = Sweeper(services, clock, channels.names, channels.dispatch, channels.dispatch_on) if channels.names else None
+
+    web_runner = None
+    if settings.web_configured:
+        from reportbot.bot.web.server import serve_web, web_app
+
+        app = web_app(services, clock, secure_cookies=(settings.web_url or "").startswith("https://"),
+                      route=channels.dispatch if channels.names else None)
+        web_runner = await serve_web(app, *settings.web_address)
+    wecom_task = asyncio.create_task(wecom.run(stop), name="wecom") if wecom is not None else None
     telegram_stop = asyncio.Event()
     telegram_task = None
     if telegram is not None and application is not None:
         # One sweeper for the process, or a reminder claimed by a one-channel sweep is lost for the other.
-        telegram.sweeper = sweeper  # started by its on_start, stopped when it stops sending
+        telegram.sweeper = sweeper  # type: ignore[assignment]  # started by its on_start, stopped when it stops sending
         telegram_task = asyncio.create_task(telegram.serve(application, settings, webhook=webhook, stop=telegram_stop))
-    else:
+    elif sweeper is not None:
         await sweeper.start()
-    log.info("reportbot runs on: %s", ", ".join(channels.names))
+    log.info("reportbot runs on: %s", ", ".join([*channels.names, *(["web"] if web_runner else [])]) or "nothing")
     await stop.wait()
 
-    sweeper.stop()
-    await wecom_task
+    if sweeper is not None:
+        sweeper.stop()
+    if web_runner is not None:
+        await web_runner.cleanup()
+    if wecom_task is not None:
+        await wecom_task
     if telegram_task is not None:
         telegram_stop.set()
         await telegram_task  # sends what is queued, then closes the database
@@ -97,7 +113,7 @@ async def serve(
         await services.db.dispose()
 
 
-def run(settings: Settings, services: Services, clock: Clock, *, webhook: bool = False) -> None:
+def run(settings: Settings, services: Services, clock: Clock, *, webhook: bool = False, channels_on: bool = True) -> None:
     """``serve`` until SIGINT or SIGTERM."""
 
     async def main() -> None:
@@ -105,6 +121,6 @@ def run(settings: Settings, services: Services, clock: Clock, *, webhook: bool =
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await serve(settings, services, clock, stop, webhook=webhook)
+        await serve(settings, services, clock, stop, webhook=webhook, channels_on=channels_on)
 
     asyncio.run(main())

@@ -9,6 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -87,12 +88,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 0
     if getattr(args, "webhook", False) and (problem := settings.webhook_problem()):
         raise SystemExit(f"reportbot: {problem}")
+    if problem := settings.web_problem():
+        raise SystemExit(f"reportbot: {problem}")
     _reach_database(settings, wait=True)
     upgrade(settings.database_url)
     if settings.phone_hash_key is None:
         log.warning("PHONE_HASH_KEY is not set: a visit given a full number matches its report by the masked number only")
     services = _services(settings)
-    if settings.wecom_configured:  # WeCom, and Telegram too when its token is set
+    if settings.wecom_configured or settings.web_configured:  # WeCom or the web, and Telegram when its token is set
         from reportbot.bot import channels
 
         channels.run(settings, services, SystemClock(), webhook=getattr(args, "webhook", False))
@@ -102,6 +105,34 @@ def cmd_run(args: argparse.Namespace) -> int:
     transport = TelegramTransport(services, SystemClock(), settings.journal_path("telegram"))
     application = transport.build(settings)
     asyncio.run(transport.serve(application, settings, webhook=getattr(args, "webhook", False)))
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """`reportbot web`: the web desk and ledger alone (WEB_LISTEN, WEB_URL, WEB_SECRET)."""
+    settings = _settings()
+    if not settings.web_configured:
+        raise SystemExit("reportbot: the web is off: set WEB_LISTEN (e.g. 127.0.0.1:8081), WEB_URL and WEB_SECRET")
+    if problem := settings.web_problem():
+        raise SystemExit(f"reportbot: {problem}")
+    _reach_database(settings, wait=True)
+    upgrade(settings.database_url)
+    from reportbot.bot import channels
+
+    channels.run(settings, _services(settings), SystemClock(), channels_on=False)
+    return 0
+
+
+def cmd_web_revoke(args: argparse.Namespace) -> int:
+    """`reportbot web revoke --staff ID`: end every web session of that person now."""
+    async def revoke(db: Database, now: datetime) -> int:
+        async with db.uow() as uow:
+            ended = await uow.web.end_all_of(args.staff, "revoked", now)
+            await uow.commit()
+        return ended
+
+    ended = _with_db(revoke)
+    print(f"ended {ended} web session(s) of staff #{args.staff}")
     return 0
 
 
@@ -434,6 +465,13 @@ def parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
+
+    webs = sub.add_parser("web", help="the web desk and ledger alone (WEB_LISTEN, WEB_URL, WEB_SECRET)")
+    webs.set_defaults(func=cmd_web)
+    web_commands = webs.add_subparsers(dest="web_command")
+    revoke = web_commands.add_parser("revoke", help="sign a person out of every browser now")
+    revoke.add_argument("--staff", type=int, required=True, metavar="ID", help="staff id (reportbot staff list)")
+    revoke.set_defaults(func=cmd_web_revoke)
 
     health = sub.add_parser("status", help="is the bot healthy? exit 0 yes, 1 no, 2 the database cannot be reached")
     health.add_argument("--json", action="store_true", help="the same as GET /healthz answers")

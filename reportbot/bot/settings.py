@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     wecom_ca_file: Path | None = None
     log_format: Literal["text", "json"] = "text"
     phone_hash_key: SecretStr | None = None
+    web_listen: str | None = None  # host:port the web desk and ledger serve on; off when unset
+    web_url: str | None = None  # the public base URL put into sign-in links and QR codes
+    web_secret: SecretStr | None = None  # signs sessions' cookies and makes the visit codes (required with the web)
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -68,6 +71,61 @@ class Settings(BaseSettings):
     @classmethod
     def _log_format_lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("web_listen", "web_url", "web_secret", mode="before")
+    @classmethod
+    def _web_empty_means_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("web_listen")
+    @classmethod
+    def _web_listen_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("WEB_LISTEN must be host:port, e.g. 127.0.0.1:8081")
+        return value
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")) or not urlsplit(value).netloc:
+            raise ValueError("WEB_URL must be the public address, e.g. https://desk.example.com")
+        return value.rstrip("/")
+
+    @field_validator("web_secret")
+    @classmethod
+    def _web_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        secret = value.get_secret_value().strip()
+        if secret.lower() in PLACEHOLDER_KEYS or secret.lower().startswith("change"):
+            raise ValueError("WEB_SECRET is still a placeholder: make one with `openssl rand -hex 32`")
+        if len(secret) < 32:
+            raise ValueError("WEB_SECRET is too short: use at least 32 random characters (`openssl rand -hex 32`)")
+        return SecretStr(secret)
+
+    @property
+    def web_configured(self) -> bool:
+        return self.web_listen is not None
+
+    def web_problem(self) -> str | None:
+        """Why the web cannot start, in words for the person running it; None when it can (or is off)."""
+        if self.web_listen is None:
+            return None
+        missing = [key for key, value in (("WEB_URL", self.web_url), ("WEB_SECRET", self.web_secret)) if value is None]
+        if missing:
+            return f"WEB_LISTEN is set, so the web needs {' and '.join(missing)} too (see .env.example)"
+        return None
+
+    @property
+    def web_address(self) -> tuple[str, int]:
+        assert self.web_listen is not None
+        host, _, port = self.web_listen.rpartition(":")
+        return host, int(port)
 
     @field_validator("reportbot_policy", "wecom_bot_id", "wecom_bot_secret", "wecom_ca_file", mode="before")
     @classmethod

@@ -65,6 +65,7 @@ GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
 UPDATES = ("message", "callback_query")
 JOURNAL_FOLD_SECONDS = 2.0
 PRUNE_EVERY = timedelta(hours=1)
+FOREIGN_AFTER = timedelta(seconds=3)  # an unsent answer this old that is not held here was stored elsewhere
 MAX_SEND_BACKOFF_SECONDS = 60.0
 CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
 SEND_CONNECTIONS = 8  # connections to the Bot API, and requests in flight at once (bot_api_http)
@@ -162,6 +163,16 @@ class TelegramTransport:
     async def _fold(self) -> None:
         """The journal into the outbox table; the answers it marked finished are no longer this process's."""
         self.outbox.forget(await self.journal.fold(self.services.db, self.clock.now()))
+
+    async def _send_what_others_stored(self) -> None:
+        """Answers another process stored for this channel (`reportbot web` registering a visit: its notices),
+        not held here, stored a while ago (what this process stored is put to its queues at once)."""
+        settled = self.clock.now() - FOREIGN_AFTER
+        foreign = [q for q in await delivery.unsent(self.services.db, CHANNEL, settled)
+                   if not self.outbox.holds(q.outbox_id)]
+        if foreign:
+            log.info("sending %d answers stored by another process", len(foreign))
+            self.dispatch(foreign)
 
     async def _after_outage(self) -> None:
         """Stored answers that are neither queued here nor journaled as sent: a commit the outage cut off
@@ -313,6 +324,7 @@ class TelegramTransport:
             await asyncio.sleep(seconds)
             try:
                 await self._fold()
+                await self._send_what_others_stored()
                 if pruned_at is None or self.clock.now() - pruned_at > PRUNE_EVERY:
                     pruned_at = self.clock.now()
                     await delivery.prune(self.services.db, pruned_at)

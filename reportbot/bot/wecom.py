@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,13 +132,15 @@ class WeComTransport:
             self._enqueue(Waiting(entry, None, time.monotonic(), waited=True))
         spooler = asyncio.create_task(self._spool_arrivals(), name="wecom:spool")
         worker = asyncio.create_task(self._work(), name="wecom:inbox")
+        others = asyncio.create_task(self._send_what_others_stored(), name="wecom:others")
         link_stop = asyncio.Event()
         link = asyncio.create_task(self.link.run(link_stop), name="wecom:link")
         try:
             await stop.wait()
         finally:
             worker.cancel()  # a callback cut short commits nothing; it is in the spool, handled at the next start
-            await asyncio.gather(worker, return_exceptions=True)
+            others.cancel()
+            await asyncio.gather(worker, others, return_exceptions=True)
             await self.patience.close()
             # Stored answers not sent now are sent at the next start; without a connection, none can be.
             await self.outbox.close(timeout=10.0 if self.link.client is not None else 0.0)
@@ -293,6 +295,24 @@ class WeComTransport:
             if isinstance(action, Edit):  # the 5-second window of its press is long gone: post the card anew
                 action = _as_new_card(action)
             self._queue([delivery.Queued(action, queued.outbox_id)], None, None)
+
+    async def _send_what_others_stored(self, every: float = 2.0) -> None:
+        """Every few seconds: answers another process stored for WeCom (`reportbot web` registering a visit),
+        not held here, stored a while ago (what this process stores it queues at once)."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                settled = self.clock.now() - timedelta(seconds=3)
+                foreign = [q for q in await delivery.unsent(self.services.db, CHANNEL, settled)
+                           if q.outbox_id not in self._held and q.outbox_id not in self._unjournaled]
+            except Exception as exc:  # noqa: BLE001 — tried again in a few seconds
+                log.debug("looking for answers stored elsewhere failed: %s", exc)
+                continue
+            if foreign:
+                log.info("WeCom: sending %d answers stored by another process", len(foreign))
+                for queued in foreign:
+                    action = _as_new_card(queued.action) if isinstance(queued.action, Edit) else queued.action
+                    self._queue([delivery.Queued(action, queued.outbox_id)], None, None)
 
     async def _after_outage(self) -> None:
         """Once the database is back: record what was sent meanwhile, then send what an outage left stored

@@ -1,4 +1,5 @@
-"""Button data: one typed, versioned codec (``rb1:<verb>:<report id>[:<reason>]``), ≤ 64 bytes."""
+"""Button data: one typed, versioned codec (``rb1:<verb>:<report id>[:<reason>]``, a receipt's QR button
+``qr1:<report id>``), ≤ 64 bytes."""
 
 from __future__ import annotations
 
@@ -35,6 +36,26 @@ class CardAction:
 
 
 PATTERN = re.compile(r"^rb1:(?P<verb>[crxb]):(?P<id>[1-9][0-9]{0,17})(?::(?P<reason>[a-z]{1,8}))?$")
+QR_PATTERN = re.compile(r"^qr1:(?P<id>[1-9][0-9]{0,17})$")
+
+
+@dataclass(frozen=True)
+class QrAction:
+    """The button under a receipt that sends its 带看 QR code (``qr1:<report id>``)."""
+
+    report_id: int
+
+    def encode(self) -> str:
+        data = f"qr1:{self.report_id}"
+        assert len(data.encode()) <= MAX_BYTES
+        return data
+
+
+def decode_qr(data: object) -> QrAction | None:
+    if not isinstance(data, str):
+        return None
+    match = QR_PATTERN.match(data)
+    return QrAction(int(match["id"])) if match else None
 
 
 def decode(data: object) -> CardAction | None:

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from reportbot.handlers.render import Renderer
-from reportbot.rules import privacy
+from reportbot.rules import privacy, visit_code
 from reportbot.rules.phone import Phone
 from reportbot.rules.policy import Policy
 from reportbot.storage.db import Database
+
+
+@dataclass(frozen=True)
+class WebLinks:
+    """Where the web desk is (WEB_URL) and the key visit codes are made with (from WEB_SECRET)."""
+
+    base_url: str
+    code_key: bytes = field(repr=False)
+
+    def visit_code(self, report_id: int) -> str:
+        return visit_code.encode(report_id, self.code_key)
+
+    def visit_url(self, report_id: int) -> str:
+        return f"{self.base_url}/v/{self.visit_code(report_id)}"
 
 
 @dataclass(frozen=True)
@@ -18,6 +32,7 @@ class Services:
     render: Renderer
     policy: Policy
     phone_key: privacy.PhoneKey | None = None  # PHONE_HASH_KEY; None: visits match by the masked key only
+    web: WebLinks | None = None  # the web desk, when WEB_LISTEN is set: sign-in links and visit codes
 
     @property
     def tz(self) -> ZoneInfo:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from reportbot.handlers.callbacks import CardAction, Verb, decode
+from reportbot.handlers.callbacks import CardAction, Verb, decode, decode_qr
 from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
 from reportbot.handlers.identity import find_sender, private_chat_of
 from reportbot.handlers.messages import Action, Alert, Edit, Press, Send
+from reportbot.handlers.web_access import handle_qr_press
 from reportbot.rules.model import REJECT_LABELS, EventKind, Role, Status
 
 
@@ -14,6 +15,8 @@ async def handle_press(press: Press, svc: Services) -> list[Action]:
     """Every press gets an alert (Telegram wants each callback answered); only decisions change the ledger."""
     action = decode(press.data)
     if action is None:
+        if (qr := decode_qr(press.data)) is not None:
+            return await handle_qr_press(press, qr, svc)
         return [Alert(svc.render("button_stale.j2"))]
     async with svc.db.uow(write=False) as uow:
         presser = await find_sender(uow, press.channel, press.sender_id)

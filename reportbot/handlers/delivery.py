@@ -128,7 +128,8 @@ async def with_stored_answers(
 
 async def _store(uow: UnitOfWork, delivery_id: int | None, channel: str, now: datetime,
                  actions: list[Action]) -> list[Queued]:
-    durable = [(i, a) for i, a in enumerate(actions) if isinstance(a, Durable)]
+    durable = [(i, a) for i, a in enumerate(actions)
+               if isinstance(a, Durable) and not (isinstance(a, Send) and a.ephemeral)]
     ids = await uow.deliveries.queue(
         delivery_id, [((a.channel if isinstance(a, Send) else None) or channel, a.chat_id, encode(a))
                       for _, a in durable], now
@@ -137,10 +138,11 @@ async def _store(uow: UnitOfWork, delivery_id: int | None, channel: str, now: da
     return [Queued(a, stored.get(i)) for i, a in enumerate(actions)]
 
 
-async def unsent(db: Database, channel: str) -> list[Queued]:
-    """Answers stored but not known to be sent (a crash, a stop with a full queue), oldest first."""
+async def unsent(db: Database, channel: str, created_before: datetime | None = None) -> list[Queued]:
+    """Answers stored but not known to be sent (a crash, a stop with a full queue), oldest first;
+    ``created_before``: only those stored before then (another process's, left for this one to send)."""
     async with db.uow(write=False) as uow:
-        entries = await uow.deliveries.unsent(channel)
+        entries = await uow.deliveries.unsent(channel, created_before)
     return [Queued(decode(e.payload), e.id, e.was_in_flight) for e in entries]
 
 
@@ -163,7 +165,7 @@ async def prune(db: Database, now: datetime, keep: timedelta = KEEP) -> int:
 
 def encode(action: Durable) -> str:
     match action:
-        case Send(chat_id, text, buttons, channel):
+        case Send(chat_id, text, buttons, channel, _):
             body = {"t": "send", "chat": chat_id, "text": text, "buttons": _buttons(buttons), "channel": channel}
         case Edit(chat_id, message_id, text, buttons):
             body = {"t": "edit", "chat": chat_id, "msg": message_id, "text": text, "buttons": _buttons(buttons)}

@@ -14,6 +14,8 @@ CHANNEL_NAMESPACES: dict[str, tuple[str, ...]] = {
 }
 
 CHANNEL_LABELS = {"telegram": "Telegram", "wecom": "企业微信", "console": "控制台"}
+# Channels whose transport sends a picture (SendPhoto); elsewhere a QR code is given as its link.
+SHOWS_PHOTOS = frozenset({"telegram", "console"})
 
 
 def namespaces(channel: str) -> tuple[str, ...]:

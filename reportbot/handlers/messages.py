@@ -49,12 +49,14 @@ Keyboard = tuple[tuple[Button, ...], ...]
 
 @dataclass(frozen=True)
 class Send:
-    """A new message. ``channel`` None means the channel the request came in on."""
+    """A new message. ``channel`` None means the channel the request came in on. ``ephemeral``: never stored
+    in the outbox (a sign-in link is a credential: lost to a crash, it is asked for again)."""
 
     chat_id: str
     text: str
     buttons: Keyboard = ()
     channel: str | None = None
+    ephemeral: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Every user-facing text comes from a jinja2 template in reportbot/templates/ (Chinese first).
 
-Texts are plain (Telegram gets no parse mode), so whatever a user typed is shown as typed and can
-inject no markup: there is nothing to escape, and autoescape is off on purpose. The one exception to
-"as typed": a whole phone number is masked in every rendered text, so none is ever echoed.
+Chat texts are plain (Telegram gets no parse mode), so whatever a user typed is shown as typed and can
+inject no markup: there is nothing to escape, and autoescape is off on purpose. The web's pages are HTML
+(templates/web/, ``Renderer(html=True)``): there every value is escaped, a canvasser's ``<script>`` in a
+customer's name is text. The two kinds never share a template. In both, a whole phone number is masked
+in every rendered text, so none is ever echoed.
 """
 
 from __future__ import annotations
@@ -46,13 +48,14 @@ def time_left(delta: timedelta) -> str:
 class Renderer:
     """Renders a named template with the office's time zone applied to every datetime."""
 
-    def __init__(self, timezone: str, mask_suffix_digits: int = 5) -> None:
+    def __init__(self, timezone: str, mask_suffix_digits: int = 5, *, html: bool = False) -> None:
+        """``html``: the web's pages (templates/web, every value escaped); else the chat texts (plain)."""
         self.tz = ZoneInfo(timezone)
         self.mask_suffix_digits = mask_suffix_digits
         env = Environment(
-            loader=PackageLoader("reportbot", "templates"),
+            loader=PackageLoader("reportbot", "templates/web" if html else "templates"),
             undefined=StrictUndefined,
-            autoescape=False,
+            autoescape=html,
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,

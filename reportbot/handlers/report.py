@@ -9,8 +9,9 @@ from sqlalchemy.exc import IntegrityError
 
 from reportbot.handlers.cards import card
 from reportbot.handlers.context import Services
-from reportbot.handlers.identity import group_chat, private_chat_of
-from reportbot.handlers.messages import Action, Incoming, Send
+from reportbot.handlers.identity import SHOWS_PHOTOS, group_chat, private_chat_of
+from reportbot.handlers.messages import Action, Incoming, Keyboard, Send
+from reportbot.handlers.web_access import qr_keyboard
 from reportbot.rules import privacy
 from reportbot.rules.model import EventKind, Project, Report, Role, Staff, Status
 from reportbot.rules.policy import Policy
@@ -273,6 +274,16 @@ async def _answer(svc: Services, msg: Incoming, filing: Filing, outcome: Outcome
     raise AssertionError(outcome)
 
 
+def _visit_code(svc: Services, report: Report, channel: str) -> tuple[str | None, str | None, Keyboard]:
+    """The receipt's 带看 code (with the web on): a button for its QR where the channel shows pictures, else
+    its link."""
+    if svc.web is None:
+        return None, None, ()
+    if channel in SHOWS_PHOTOS:
+        return svc.web.visit_code(report.id), None, qr_keyboard(svc, report)
+    return svc.web.visit_code(report.id), svc.web.visit_url(report.id), ()
+
+
 async def _accepted(svc: Services, msg: Incoming, filing: Filing, report: Report) -> list[Action]:
     """The receipt to the reporter; the card to the project's group (in the group, the card is the receipt)."""
     actions: list[Action] = []
@@ -280,7 +291,9 @@ async def _accepted(svc: Services, msg: Incoming, filing: Filing, report: Report
     group = group_chat(filing.project, msg.channel)
     if not (msg.is_group and msg.chat_id == group):
         masked = filing.draft.phone.was_full
-        actions.append(Send(msg.chat_id, svc.render("receipt.j2", r=report, repeated=False, now=msg.now, masked=masked)))
+        code, qr_link, qr_button = _visit_code(svc, report, msg.channel)
+        actions.append(Send(msg.chat_id, svc.render("receipt.j2", r=report, repeated=False, now=msg.now, masked=masked,
+                                                    code=code, qr_link=qr_link), qr_button))
     if group:
         actions.append(Send(group, text, buttons))
     if filing.filed_by.id != filing.canvasser.id:

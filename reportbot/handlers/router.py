@@ -19,6 +19,7 @@ from reportbot.handlers.mine import handle_mine
 from reportbot.handlers.report import handle_report
 from reportbot.handlers.stats import handle_stats
 from reportbot.handlers.visit import handle_claim, handle_release, handle_revoke, handle_visit
+from reportbot.handlers.web_access import handle_qr, handle_web
 from reportbot.handlers.who import handle_who
 from reportbot.rules import privacy
 from reportbot.rules.model import Project, Role, Staff
@@ -83,6 +84,10 @@ def _scoped_command(
     return handler
 
 
+async def _web(req: Request, svc: Services) -> list[Action]:
+    return await handle_web(req.msg, req.sender, svc)
+
+
 async def _help(req: Request, svc: Services) -> list[Action]:
     allowed = [c for c in COMMANDS if req.sender.role.at_least(c.min_role)]
     return [Send(req.msg.chat_id, svc.render("help.j2", me=req.sender, commands=allowed, policy=svc.policy))]
@@ -110,6 +115,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("move", "调整队伍：/move 姓名 [原队名] 新队名", Role.ADMIN, _scoped_command(handle_move)),
     Command("forget", "应客户要求删除姓名和电话：/forget 电话|回执号 [确认]", Role.MANAGER,
             _project_command(handle_forget), needs_project=True),
+    Command("web", "网页版登录链接（判客台、台账、统计、我的报备）", Role.CANVASSER, _web),
+    Command("qr", "带看二维码：/qr 回执号", Role.CANVASSER, _project_command(handle_qr), needs_project=True),
     Command("help", "报备模板和可用命令", Role.CANVASSER, _help),
     Command("start", "开始使用：报备模板", Role.CANVASSER, _help),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
@@ -10,14 +11,17 @@ from reportbot.handlers.context import Services
 from reportbot.handlers.identity import group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.handlers.people import named_staff
-from reportbot.rules.args import VisitArgs, parse_past_time, parse_phone_and_labels, parse_visit
+from reportbot.rules.args import parse_past_time, parse_phone_and_labels, parse_visit
 from reportbot.rules.model import ACTIVE_STATUSES, EventKind, Project, Staff, Status, Visit
 from reportbot.rules.ownership import RULE_LABELS, Rule, decide_owner, proof_precedes_visit
+from reportbot.rules.phone import Phone
 from reportbot.rules.privacy import same_customer
 from reportbot.rules.refusal import Refusal
 from reportbot.rules.reminders import plan_for_visit
 from reportbot.storage.tables import VisitRow
 from reportbot.storage.uow import UnitOfWork
+
+GROUP_CHANNELS = ("telegram", "wecom")  # the channels a project may have a group on (identity.group_chat)
 
 
 @dataclass(frozen=True)
@@ -63,25 +67,37 @@ async def handle_visit(msg: Incoming, sender: Staff, project: Project, args: str
         if isinstance(person, str):
             return _usage(svc, msg, "visit", person)
         brought_id = person.id
-    try:
-        result = await _record_visit(svc, project, sender, parsed, brought_id, msg)
-    except IntegrityError:  # registered at the same moment elsewhere: the first stands
-        result = await _record_visit(svc, project, sender, parsed, brought_id, msg)
+    result = await record_visit(svc, project, sender, parsed.phone, parsed.companions, brought_id, msg.now)
     if isinstance(result, Visit):
         return [Send(msg.chat_id, svc.render("revisit.j2", v=result))]
     return await _announce(svc, msg, project, result)
 
 
-async def _record_visit(
-    svc: Services, project: Project, sender: Staff, args: VisitArgs, brought_id: int | None, msg: Incoming
+async def record_visit(
+    svc: Services, project: Project, sender: Staff, phone: Phone, companions: int, brought_id: int | None,
+    now: datetime, *, via: str | None = None, exact: str | None = None,
 ) -> Announcement | Visit:
-    phone, phone_hash = args.phone.masked, svc.phone_hash(args.phone)
+    """Register the customer's visit and decide the owner (SPEC §5); the earlier visit if there was one.
+    The same for /visit and the web desk (``via``: "网页" names the way in the event's detail; ``exact``:
+    the keyed hash of a full number the desk was given earlier, when ``phone`` is masked by now)."""
+    try:
+        return await _record_visit(svc, project, sender, phone, companions, brought_id, now, via, exact)
+    except IntegrityError:  # registered at the same moment elsewhere: the first stands
+        return await _record_visit(svc, project, sender, phone, companions, brought_id, now, via, exact)
+
+
+async def _record_visit(
+    svc: Services, project: Project, sender: Staff, written: Phone, companions: int, brought_id: int | None,
+    now: datetime, via: str | None, exact: str | None,
+) -> Announcement | Visit:
+    phone, phone_hash = written.masked, exact or svc.phone_hash(written)
     async with svc.db.uow() as uow:
         await uow.visits.lock_customer(project.id, phone)
         earlier = await uow.visits.of_customer(project.id, phone, phone_hash)
         if earlier is not None:
+            again = "；".join(x for x in (f"同行{companions}人" if companions else "", f"经{via}登记" if via else "") if x)
             await uow.events.add(project_id=project.id, phone=phone, kind=EventKind.REVISITED, actor_id=sender.id,
-                                 at=msg.now, detail=f"同行{args.companions}人" if args.companions else None)
+                                 at=now, detail=again or None)
             await uow.commit()
             return earlier
         active = await uow.reports.active_for(project.id, phone)
@@ -91,14 +107,15 @@ async def _record_visit(
         if decision.report_id is not None:
             await uow.reports.set_status(decision.report_id, Status.VISITED, only_from=ACTIVE_STATUSES)
         visit = await uow.visits.add(
-            VisitRow(project_id=project.id, phone=phone, at=msg.now, registered_by_id=sender.id,
-                     brought_by_id=brought_id, companions=args.companions, rule=decision.rule.value,
-                     owner_id=decision.owner_id, report_id=decision.report_id, last_activity_at=msg.now,
+            VisitRow(project_id=project.id, phone=phone, at=now, registered_by_id=sender.id,
+                     brought_by_id=brought_id, companions=companions, rule=decision.rule.value,
+                     owner_id=decision.owner_id, report_id=decision.report_id, last_activity_at=now,
                      phone_hash=phone_hash)
         )
-        detail = RULE_LABELS[decision.rule] + (f"；同行{args.companions}人同归属" if args.companions else "")
+        detail = RULE_LABELS[decision.rule] + (f"；同行{companions}人同归属" if companions else "")
+        detail += f"；经{via}登记" if via else ""
         await uow.events.add(project_id=project.id, phone=phone, kind=EventKind.VISITED, actor_id=sender.id,
-                             at=msg.now, report_id=decision.report_id, detail=detail[:200])
+                             at=now, report_id=decision.report_id, detail=detail[:200])
         await _plan_follow_ups(uow, visit, svc, "visit")
         await uow.commit()
     return Announcement(visit, decision.rule)
@@ -112,6 +129,21 @@ async def _announce(svc: Services, msg: Incoming, project: Project, news: Announ
             targets.append(await private_chat_of(uow, news.visit.owner_id, msg.channel))
     chats = [c for c in dict.fromkeys(targets) if c]
     return [Send(chat, text) for chat in chats]
+
+
+async def announce_everywhere(svc: Services, project: Project, news: Announcement) -> list[Action]:
+    """The announcement of a visit registered outside any chat (the web desk): to the project's group on every
+    channel it has one, and to the owner on the first channel they are on; each Send names its channel."""
+    text = svc.render("ownership.j2", v=news.visit, rule=RULE_LABELS[news.rule], detail=news.detail)
+    actions: list[Action] = [Send(chat, text, channel=channel) for channel in GROUP_CHANNELS
+                             if (chat := group_chat(project, channel))]
+    if news.visit.owner_id is not None:
+        async with svc.db.uow(write=False) as uow:
+            for channel in GROUP_CHANNELS:
+                if chat := await private_chat_of(uow, news.visit.owner_id, channel):
+                    actions.append(Send(chat, text, channel=channel))
+                    break
+    return actions
 
 
 async def handle_claim(msg: Incoming, sender: Staff, project: Project, args: str, svc: Services) -> list[Action]:

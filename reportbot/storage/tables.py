@@ -72,6 +72,8 @@ class ReportRow(SQLModel, table=True):
         Index("ix_report_customer_history", "project_id", "phone", "id"),
         # The sweep's "active reports past their validity" (the predicate spelled as ACTIVE_SQL to match).
         Index("ix_report_active_expiry", "valid_until", sqlite_where=text(ACTIVE_SQL), postgresql_where=text(ACTIVE_SQL)),
+        # The web ledger's pages: one project's reports by time, read by key (storage ReportRepository.page).
+        Index("ix_report_project_time", "project_id", "reported_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -365,3 +367,36 @@ class DeadLetterRow(SQLModel, table=True):
     received_at: datetime = Field(sa_column=_utc())  # when the channel delivered it: the time it is handled as
     last_failed_at: datetime = Field(sa_column=_utc())
     closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class WebTokenRow(SQLModel, table=True):
+    """A one-time sign-in link (/web): its token's SHA-256 only, bound to one person, 10 minutes, used once."""
+
+    __tablename__ = "web_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    created_at: datetime = Field(sa_column=_utc())
+    expires_at: datetime = Field(sa_column=_utc())
+    used_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class WebSessionRow(SQLModel, table=True):
+    """A signed-in browser: the cookie's SHA-256, the person and what they were when it began (a change of
+    role, team or name ends it), its CSRF token, and when it was last used (12 h idle, 7 days at most)."""
+
+    __tablename__ = "web_session"
+    __table_args__ = (Index("ix_web_session_staff", "staff_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_hash: str = Field(max_length=64, unique=True)
+    staff_id: int = Field(foreign_key="staff.id")
+    csrf: str = Field(max_length=64)
+    role: str = Field(max_length=16)
+    team: str = Field(max_length=20)
+    name: str = Field(max_length=20)
+    started_at: datetime = Field(sa_column=_utc())
+    last_seen_at: datetime = Field(sa_column=_utc())
+    ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    ended_reason: str | None = Field(default=None, max_length=32)

@@ -57,6 +57,7 @@ from reportbot.storage.repositories import (
     VisitRepository,
 )
 from reportbot.storage.sql import PostgresSql, Sql, SqliteSql
+from reportbot.storage.web import WebRepository
 
 
 class TransactionLost(Exception):
@@ -166,6 +167,10 @@ class UnitOfWork:
         return DeadLetterRepository(self.session)
 
     @property
+    def web(self) -> WebRepository:
+        return WebRepository(self.session)
+
+    @property
     def session(self) -> AsyncSession:
         """The ORM session, on the unit's connection; opened when first asked for."""
         if self._session is None:
@@ -253,7 +258,7 @@ ENCLOSING: ContextVar[tuple[int, UnitOfWork] | None] = ContextVar("reportbot_enc
 _LOCK_HOLDER: ContextVar[asyncio.Lock | None] = ContextVar("reportbot_write_lock_holder", default=None)
 
 _REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits", "follow_ups", "reminders",
-                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure", "dead_letters")
+                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure", "dead_letters", "web")
 
 
 class JoinedUnit:
