@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 COLOURS = ("#2f6fde", "#1f9d6a", "#e08a1e", "#b04fd0")
 WIDTH, HEIGHT = 640, 280
-LEFT, RIGHT, TOP, BOTTOM = 40, 12, 34, 46
+LEFT, RIGHT, TOP, BOTTOM = 40, 34, 34, 46
 
 
 def _frame(title: str, series: list[str], top: int) -> list[str]:
