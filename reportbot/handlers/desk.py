@@ -118,13 +118,12 @@ async def preview(svc: Services, lookup: Lookup) -> Preview:
         visit = await uow.visits.of_customer(project.id, phone, exact)
         history = await uow.events.history(project.id, phone)
         brought = await uow.staff.get(lookup.brought_by) if lookup.brought_by else None
-        canvassers = [s for s, _ in await uow.staff.all() if s.role.value == "canvasser"
-                      and s.default_project_id in (None, project.id)]
+        canvassers = await uow.staff.canvassers_of(project.id)
     if active is not None and not same_customer(active.phone_hash, exact):
         active = None  # another customer who shares the masked number
     decision = decide_owner(active, lookup.brought_by)
     return Preview(lookup, active, reports, history, visit, decision, RULE_LABELS[decision.rule],
-                   brought.name if brought else None, sorted(canvassers, key=lambda s: (s.team, s.name)))
+                   brought.name if brought else None, canvassers)
 
 
 @dataclass(frozen=True)

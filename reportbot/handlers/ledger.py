@@ -63,9 +63,8 @@ async def page(svc: Services, project: Project, ask: LedgerAsk) -> LedgerPage:
     where, problem, shown = _filter(svc, project, ask)
     async with svc.db.uow(write=False) as uow:
         rows = [] if problem else await uow.reports.page(where, parse_cursor(ask.after), PAGE + 1)
-        staff = [s for s, _ in await uow.staff.all() if s.default_project_id in (None, project.id)]
-    teams = sorted({s.team for s in staff if s.role.value == "canvasser"})
-    canvassers = sorted((s for s in staff if s.role.value == "canvasser"), key=lambda s: (s.team, s.name))
+        canvassers = await uow.staff.canvassers_of(project.id)
+    teams = sorted({s.team for s in canvassers})
     more = len(rows) > PAGE
     rows = rows[:PAGE]
     return LedgerPage(rows, cursor(rows[-1]) if more and rows else None, teams, canvassers, problem, shown)

@@ -25,7 +25,11 @@ _MAYBE_NUMBER = re.compile(_NUMBER)
 
 def contains_full_number(text: str) -> bool:
     """True when the text shows a whole mobile number (full-width digits count too)."""
-    return bool(text) and _MAYBE_NUMBER.search(text) is not None and _FULL_MOBILE.search(text) is not None
+    first = _MAYBE_NUMBER.search(text) if text else None
+    # A whole number's digits are a match of _NUMBER, with at most "+86 " (4 characters) before them:
+    # none can begin before the first such match less 4, and the slow pattern is tried from there on
+    # (a web page's long digit run at its end, a cursor, no longer costs a scan of the whole page).
+    return first is not None and _FULL_MOBILE.search(text, max(0, first.start() - 4)) is not None
 
 
 def mask_full_numbers(text: str, suffix_digits: int) -> str:

@@ -226,6 +226,18 @@ class StaffRepository(_Repository):
         )
         return {channel: external_id for channel, external_id in rows}
 
+    async def canvassers_of(self, project_id: int) -> list[Staff]:
+        """The canvassers who may report for the project (at home there or in none), by team and name.
+
+        One light query for the desk's and the ledger's lists, where ``all`` would load every identity too."""
+        rows = await (await self.sql()).rows(
+            "SELECT id, name, team, role, default_project_id FROM staff"
+            " WHERE role = 'canvasser' AND (default_project_id IS NULL OR default_project_id = $1)",
+            project_id,
+        )
+        found = [Staff(r[0], r[1], r[2], Role(r[3]), r[4]) for r in rows]
+        return sorted(found, key=lambda s: (s.team, s.name, s.id))
+
     async def all(self) -> list[tuple[Staff, dict[str, str]]]:
         rows = list((await self.session.execute(select(StaffRow).order_by(StaffRow.id))).scalars())
         ids = (await self.session.execute(select(StaffIdentityRow))).scalars()

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from reportbot.rules.phone import Phone, parse_phone
 from reportbot.rules.privacy import (
+    _FULL_MOBILE,
     HASH_LENGTH,
     PhoneKey,
     contains_full_number,
@@ -14,6 +17,7 @@ from reportbot.rules.privacy import (
     same_customer,
     tombstone,
 )
+from tests.fuzz import fuzz_settings, hostile_text
 
 
 @pytest.mark.parametrize("text", ["13812345678", "138 1234 5678", "138-1234-5678", "+86 13812345678", "１３８１２３４５６７８", "电话13812345678谢谢"])
@@ -69,3 +73,14 @@ def test_a_tombstone_is_eleven_characters_and_never_a_phone() -> None:
     stone = tombstone(42)
     assert stone == "X0000000042" and len(stone) == 11 and is_tombstone(stone)
     assert not is_tombstone("138***88888") and not contains_full_number(stone)
+
+
+DIGITISH = st.text(alphabet="0123456789１３８６+＋ -－\u3000*x电话", max_size=60)
+
+
+@pytest.mark.fuzz
+@fuzz_settings(default=500)
+@given(text=st.one_of(DIGITISH, hostile_text()))
+def test_the_search_from_the_first_candidate_finds_what_a_search_of_the_whole_text_finds(text: str) -> None:
+    """contains_full_number begins the slow search at the first possible number, not at the text's start."""
+    assert contains_full_number(text) == (_FULL_MOBILE.search(text) is not None)

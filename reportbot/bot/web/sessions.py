@@ -87,29 +87,35 @@ async def middleware(request: web.Request, handler: Callable[[web.Request], Awai
 
 
 async def _viewer(state: object, cookie: str) -> tuple[Viewer | None, bool]:
-    """(the viewer, whether a session was ended now)."""
+    """(the viewer, whether a session was ended now).
+
+    A page is a read: the session, the person and their projects come from a read transaction, and
+    a write is taken only to end a session or to note its use (at most once a minute), so that pages
+    neither wait for nor hold up the bot's writer."""
     svc, now = state.services, state.now()  # type: ignore[attr-defined]
-    async with svc.db.uow() as uow:
+    async with svc.db.uow(write=False) as uow:
         session = await uow.web.session_by_hash(digest(cookie))
         if session is None or session.ended_at is not None:
             return None, False
         staff = await uow.staff.get(session.staff_id)
-        reason = None
-        if staff is None or (staff.role.value, staff.team, staff.name) != (session.role, session.team, session.name):
-            reason = "registration changed"
-        elif now - session.last_seen_at > IDLE:
-            reason = "idle"
-        elif now - session.started_at > LONGEST:
-            reason = "too old"
-        if reason is not None:
-            await uow.web.end(session.id, reason, now)
+        projects = await projects_of(uow, staff) if staff is not None else []
+    reason = None
+    if staff is None or (staff.role.value, staff.team, staff.name) != (session.role, session.team, session.name):
+        reason = "registration changed"
+    elif now - session.last_seen_at > IDLE:
+        reason = "idle"
+    elif now - session.started_at > LONGEST:
+        reason = "too old"
+    if reason is not None or now - session.last_seen_at > TOUCH_EVERY:
+        async with svc.db.uow() as uow:
+            if reason is not None:
+                await uow.web.end(session.id, reason, now)
+            else:
+                await uow.web.touch(session.id, now)
             await uow.commit()
-            return None, True
-        assert staff is not None
-        if now - session.last_seen_at > TOUCH_EVERY:
-            await uow.web.touch(session.id, now)
-        projects = await projects_of(uow, staff)
-        await uow.commit()
+    if reason is not None:
+        return None, True
+    assert staff is not None
     return Viewer(staff, session.id, session.csrf, projects), False
 
 
