@@ -117,6 +117,12 @@ async def test_the_desk_in_a_browser_registers_the_visit_as_visit_does(
             await shot(page, "desk-registered-phone", folder)
 
             manager = await signed_in(browser, office, clock, base, CHEN, DESKTOP)
+            await manager.goto(f"{base}/desk")
+            await manager.get_by_placeholder("电话").fill("138***88888")
+            await manager.get_by_role("button", name="查找").click()
+            await manager.wait_for_url(re.compile(r"/desk/customer\?"))
+            assert "只按第一次到访判客" in await manager.locator(".verdict").inner_text()  # the visit shown, no second
+            await shot(manager, "desk-desktop", folder)
             await manager.goto(f"{base}/ledger")
             rows = await manager.locator("tbody tr").count()
             assert rows == 3 and await manager.get_by_text("<script>x</script>").count() == 1  # text, inert
@@ -127,6 +133,8 @@ async def test_the_desk_in_a_browser_registers_the_visit_as_visit_does(
             await manager.set_viewport_size(PHONE)  # type: ignore[arg-type]
             await manager.goto(f"{base}/ledger")
             await shot(manager, "ledger-phone", folder)
+            await manager.goto(f"{base}/stats?period=week")
+            await shot(manager, "stats-phone", folder)
             canvasser = await signed_in(browser, office, clock, base, LI, PHONE)
             await canvasser.goto(f"{base}/me")
             await canvasser.locator("summary").first.click()
