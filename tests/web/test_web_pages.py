@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from openpyxl import load_workbook
@@ -81,6 +81,22 @@ async def test_the_desk_previews_then_registers_the_visit_as_visit_does(office: 
     assert ("telegram", GROUP) in notices and ("telegram", LI) in notices  # the group and the owner, stored
     who = only(await Chat(office).at("2026-11-23 12:00").say(ZHAO, "/who 138***88888"), ZHAO).text
     assert "登记到访" in who and "经网页登记" in who
+
+
+async def test_desk_q_in_the_address_searches_but_a_full_number_there_is_not_led_on(office: Services) -> None:
+    """SPEC §11: /desk?q= a phone, receipt, name or visit code."""
+    await Chat(office).say(LI, report_text())
+    async with browsers(office, office_clock()) as (_, browser):
+        desk = await browser(ZHAO)
+        for q in ("138***88888", "BB-20261123-0001", "张先生"):
+            response, page = await desk.get("/desk?" + urlencode({"q": q}))
+            assert urlsplit(str(response.url)).path == "/desk/customer", q
+            assert "现在登记到访，归属：<b>李四（飞虎队）</b>" in page
+        response, page = await desk.get(f"/desk?q={FULL}")
+        assert urlsplit(str(response.url)).path == "/desk" and "完整号码不要放在网址里" in page
+        assert FULL not in page and "138***88888" not in page  # not searched, not echoed
+        response, page = await desk.get("/desk?q=BB-20991231-0001")
+        assert "没有找到" in page
 
 
 async def test_a_scanned_visit_code_opens_its_report_and_counts_as_brought_by_its_canvasser(office: Services) -> None:
@@ -289,3 +305,14 @@ async def test_web_in_chat_goes_privately_and_is_never_stored(office: Services) 
     assert "还没有登记" in stranger[0].text
     svg = qr_png(f"{WEB_URL}/v/x")
     assert svg.startswith(b"\x89PNG")
+
+
+async def test_mine_links_the_web_page_of_my_reports_when_the_web_is_on(office: Services, svc: Services) -> None:
+    await Chat(office).say(LI, report_text())
+    mine = only(await Chat(office).say(LI, "/mine"), LI).text
+    assert f"{WEB_URL}/me" in mine and "/web" in mine
+    assert "网页" not in only(await Chat(svc).say(LI, "/mine"), LI).text  # no web: no link
+    async with browsers(office, office_clock()) as (_, browser):
+        canvasser = await browser(LI)
+        response, page = await canvasser.get("/me")
+        assert response.status == 200 and "BB-20261123-0001" in page and "剩余" in page

@@ -27,6 +27,7 @@ from reportbot.handlers.web_access import qr_svg, token_hash
 from reportbot.rules import visit_code
 from reportbot.rules.model import Project, Role, Status
 from reportbot.rules.ownership import RULE_LABELS
+from reportbot.rules.privacy import contains_full_number
 from reportbot.rules.stats import MEASURE_LABELS, Measure, PeriodProblem, month_of, parse_period, week_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -144,13 +145,25 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def desk_page(request: web.Request) -> web.StreamResponse:
-    return _web(request).page(request, "desk.html", found=None, query="", problem=None)
+    """The desk; ``?q=`` searches at once (a link to a masked phone, a receipt, a name or a visit code).
+
+    A full number in the address is not searched: it is already in a URL, the page asks for it in the box
+    (whose search is POSTed) instead of leading it further."""
+    query = request.query.get("q", "")[:60]
+    if not query.strip():
+        return _web(request).page(request, "desk.html", found=None, query="", problem=None)
+    if contains_full_number(query):
+        return _web(request).page(request, "desk.html", found=None, query="", problem=None, full_in_url=True)
+    return await _desk_found(request, query)
 
 
 async def desk_search(request: web.Request) -> web.StreamResponse:
     """A search is POSTed (a full number must not be in a URL); one customer: to its preview."""
+    return await _desk_found(request, str(request[FORM].get("q", ""))[:60])
+
+
+async def _desk_found(request: web.Request, query: str) -> web.StreamResponse:
     state, viewer = _web(request), _viewer(request)
-    query = str(request[FORM].get("q", ""))[:60]
     found = await desk.search(state.services, viewer.projects, query)
     shown = ledger.masked_query(state.services, query)
     if found.code_ended is not None:
