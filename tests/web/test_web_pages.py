@@ -276,7 +276,48 @@ async def test_sign_in_links_are_rate_limited_per_address(office: Services) -> N
     async with browsers(office, office_clock()) as (_, browser):
         stranger = await browser()
         statuses = [(await stranger.post(f"/login/guess{n}", csrf=False))[0].status for n in range(25)]
-    assert statuses[:20] == [403] * 20 and set(statuses[20:]) == {429}
+        assert statuses[:20] == [403] * 20 and set(statuses[20:]) == {429}
+        # Behind the proxy on this host, another address (the one the proxy appended) is not held up;
+        # what a client writes before it changes nothing.
+        spoofed = {"X-Forwarded-For": "10.0.0.9, 127.0.0.1"}
+        other = {"X-Forwarded-For": "1.2.3.4, 10.0.0.7"}
+        assert (await stranger.post("/login/guess", csrf=False, headers=spoofed))[0].status == 429
+        assert (await stranger.post("/login/guess", csrf=False, headers=other))[0].status == 403
+
+
+async def test_only_guesses_count_a_busy_desk_scans_code_after_code(office: Services) -> None:
+    chat = Chat(office)
+    for n in range(30):
+        await chat.say(LI, report_text(customer="张先生", phone=f"138***{n:05d}"))
+    assert office.web is not None
+    async with browsers(office, office_clock()) as (_, browser):
+        desk = await browser(ZHAO)
+        for rid in range(1, 31):  # 30 customers arrive with their codes within minutes: none is refused
+            response, _ = await desk.get(urlsplit(office.web.visit_url(rid)).path)
+            assert response.status == 200 and "by=1" in str(response.url), rid
+        forged = [(await desk.get(f"/v/{'a' * 17}{n:03d}"))[0].status for n in range(21)]
+        assert forged[:20] == [404] * 20 and forged[20] == 429
+        response, page = await desk.get(urlsplit(office.web.visit_url(1)).path)
+        assert response.status == 429 and "稍后" in page  # a guessing address waits, even with a real code
+
+
+def test_the_address_is_the_peer_unless_a_proxy_on_this_host_forwarded_it() -> None:
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    from reportbot.bot.web.pages import _address
+
+    def asking(peer: str, forwarded: str | None) -> str:
+        transport = mock.Mock()
+        transport.get_extra_info.side_effect = lambda name, default=None: (peer, 5555) if name == "peername" else default
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        return _address(make_mocked_request("GET", "/v/x", headers=headers, transport=transport))
+
+    assert asking("203.0.113.5", "198.51.100.1") == "203.0.113.5"  # no proxy: the header is the client's word
+    assert asking("127.0.0.1", "198.51.100.1, 203.0.113.9") == "203.0.113.9"  # the proxy's own entry
+    assert asking("::1", "203.0.113.9") == "203.0.113.9"
+    assert asking("127.0.0.1", None) == "127.0.0.1"
 
 
 async def test_behind_https_the_session_cookie_is_secure_httponly_and_lax(office: Services) -> None:

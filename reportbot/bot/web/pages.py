@@ -8,6 +8,7 @@ preview, register; ``/v/<code>``: a scanned 带看 code), the ledger (``/ledger`
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -99,7 +100,20 @@ def _int(value: object) -> int | None:
 
 
 def _address(request: web.Request) -> str:
-    return request.headers.get("X-Forwarded-For", "").split(",")[0].strip() or request.remote or "?"
+    """Who is asking, for the rate limit: the peer, or behind a proxy on this host (the TLS proxy README
+    advises) the address that proxy added last to X-Forwarded-For — the earlier ones the client may write."""
+    peer = request.remote or "?"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and _loopback(peer):
+        return forwarded.split(",")[-1].strip() or peer
+    return peer
+
+
+def _loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 # -- sign in and out ---------------------------------------------------------------------------------
@@ -114,18 +128,19 @@ async def home(request: web.Request) -> web.StreamResponse:
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     """The link opened: a button to sign in (a link preview fetching the URL must not use it up)."""
-    if not _web(request).limits.allow(_address(request)):
+    if _web(request).limits.blocked(_address(request)):
         return _web(request).page(request, "error.html", status=429, problem="too_many")
     return _web(request).page(request, "login.html", token=request.match_info["token"][:100])
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     state = _web(request)
-    if not state.limits.allow(_address(request)):
+    if state.limits.blocked(_address(request)):
         return state.page(request, "error.html", status=429, problem="too_many")
     response = _see_other("/")
     staff = await sign_in(state, token_hash(request.match_info["token"][:100]), response)
     if staff is None:
+        state.limits.failed(_address(request))
         return state.page(request, "error.html", status=403, problem="link_used")
     return response
 
@@ -226,16 +241,15 @@ async def desk_register(request: web.Request) -> web.StreamResponse:
 async def scanned(request: web.Request) -> web.StreamResponse:
     """A scanned 带看 code: the desk on its report, brought by its canvasser."""
     state = _web(request)
-    if not state.limits.allow(_address(request)):
+    if state.limits.blocked(_address(request)):
         return state.page(request, "error.html", status=429, problem="too_many")
     web_links = state.services.web
     rid = visit_code.decode(request.match_info["code"][:40], web_links.code_key) if web_links else None
-    if rid is None:
-        return _not_found(request)
-    found = await desk.from_code(state.services, _viewer(request).projects, rid)
-    if found.code_ended is not None:
+    found = None if rid is None else await desk.from_code(state.services, _viewer(request).projects, rid)
+    if found is not None and found.code_ended is not None:
         return state.page(request, "desk.html", found=None, query="", problem=None, ended=found.code_ended)
-    if not found.lookups:
+    if found is None or not found.lookups:
+        state.limits.failed(_address(request))
         return _not_found(request)
     raise web.HTTPSeeOther(_preview_url(state, found.lookups[0]))
 

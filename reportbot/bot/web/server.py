@@ -65,25 +65,37 @@ def page_role(page: str) -> Role:
     return BY_NAME[PAGES[page]].min_role
 
 
-class RateLimit:
-    """At most ``count`` hits per ``period`` seconds per key (an address): sign-in links and visit codes."""
+KEPT_ADDRESSES = 10_000
+
+
+class GuessLimit:
+    """At most ``count`` failed tries per ``period`` seconds per key (an address): sign-in links and visit codes.
+
+    Only failures count — a used or unknown link, a forged code — for those are what guessing makes; a busy
+    desk scanning code after code behind the office's one address is never held up."""
 
     def __init__(self, count: int = 20, period: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.count, self.period, self.clock = count, period, clock
-        self._hits: dict[str, deque[float]] = {}
+        self._failures: dict[str, deque[float]] = {}
 
-    def allow(self, key: str) -> bool:
-        now = self.clock()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - self.period:
-            hits.popleft()
-        if len(hits) >= self.count:
+    def blocked(self, key: str) -> bool:
+        failures = self._failures.get(key)
+        if not failures:
             return False
-        hits.append(now)
-        if len(self._hits) > 10_000:  # forget the quiet ones: memory stays bounded under a scan
-            for stale in [k for k, v in self._hits.items() if not v]:
-                del self._hits[stale]
-        return True
+        while failures and failures[0] <= self.clock() - self.period:
+            failures.popleft()
+        if not failures:
+            del self._failures[key]
+        return len(failures) >= self.count
+
+    def failed(self, key: str) -> None:
+        self._failures.setdefault(key, deque()).append(self.clock())
+        if len(self._failures) > KEPT_ADDRESSES:  # memory stays bounded under guessing from many addresses
+            quiet = self.clock() - self.period
+            for stale in [k for k, v in self._failures.items() if v[-1] <= quiet]:
+                del self._failures[stale]
+            while len(self._failures) > KEPT_ADDRESSES:  # still too many: the longest-known go first
+                del self._failures[next(iter(self._failures))]
 
 
 Route = Callable[[Sequence[Action | Queued]], None]
@@ -98,7 +110,7 @@ class Web:
     secure_cookies: bool  # behind https: the session cookie is Secure
     route: Route  # sends stored answers on the channels this process runs (none: another process sends them)
     html: Renderer = field(init=False)
-    limits: RateLimit = field(default_factory=RateLimit)
+    limits: GuessLimit = field(default_factory=GuessLimit)
     lookups: dict[str, tuple[float, Any]] = field(default_factory=dict)  # desk: a typed full number's key
 
     def __post_init__(self) -> None:
