@@ -156,3 +156,19 @@ def test_export_refuses_bad_dates_and_unknown_projects(tmp_path: Path) -> None:
     unknown = reportbot("export", "--from", "2026-11-01", "--to", "2026-11-30", "--project", "没有", "x.xlsx", db=db)
     assert unknown.returncode != 0 and "no project named '没有'" in unknown.stderr
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_the_web_does_not_start_without_a_real_web_secret_and_says_which_key(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    web = {"WEB_LISTEN": "127.0.0.1:1", "WEB_URL": "https://desk.example.com", "WEB_SECRET": ""}
+    token = {"TELEGRAM_BOT_TOKEN": "123456:" + "A" * 35}
+    for command, env in ((["web"], web), (["run"], {**web, **token})):
+        missing = reportbot(*command, db=db, env=env)
+        assert missing.returncode != 0 and "WEB_SECRET" in missing.stderr and "Traceback" not in missing.stderr
+    short = reportbot("web", db=db, env={**web, "WEB_SECRET": "abc123"})
+    assert short.returncode != 0 and "WEB_SECRET is too short" in short.stderr and "openssl rand -hex 32" in short.stderr
+    placeholder = reportbot("web", db=db, env={**web, "WEB_SECRET": "change-me-" + "x" * 30})
+    assert placeholder.returncode != 0 and "placeholder" in placeholder.stderr
+    no_url = reportbot("web", db=db, env={**web, "WEB_URL": "", "WEB_SECRET": "s" * 40})
+    assert no_url.returncode != 0 and "WEB_URL" in no_url.stderr
+    assert not db.exists()  # refused before anything was opened
