@@ -400,3 +400,26 @@ class WebSessionRow(SQLModel, table=True):
     last_seen_at: datetime = Field(sa_column=_utc())
     ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     ended_reason: str | None = Field(default=None, max_length=32)
+
+
+class GroupCardRow(SQLModel, table=True):
+    """A gathered card: several reports on one group message, posted when the group's queue fell behind
+    its channel's limit (or a card resent after a crash). A report's live card is the newest one it is on."""
+
+    __tablename__ = "group_card"
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class GroupCardReportRow(SQLModel, table=True):
+    """A report on a gathered card, at its place in the list."""
+
+    __tablename__ = "group_card_report"
+    __table_args__ = (Index("ix_group_card_report_report", "report_id", "card_id"),)
+
+    card_id: int = Field(foreign_key="group_card.id", primary_key=True)
+    report_id: int = Field(foreign_key="report.id", primary_key=True)
+    position: int

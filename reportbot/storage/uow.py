@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
+from reportbot.storage.cards import CardRepository
 from reportbot.storage.deadletters import DeadLetterRepository
 from reportbot.storage.erasure import ErasureRepository
 from reportbot.storage.reporting import (
@@ -171,6 +172,10 @@ class UnitOfWork:
         return WebRepository(self.session)
 
     @property
+    def cards(self) -> CardRepository:
+        return CardRepository(self.session)
+
+    @property
     def session(self) -> AsyncSession:
         """The ORM session, on the unit's connection; opened when first asked for."""
         if self._session is None:
@@ -258,7 +263,7 @@ ENCLOSING: ContextVar[tuple[int, UnitOfWork] | None] = ContextVar("reportbot_enc
 _LOCK_HOLDER: ContextVar[asyncio.Lock | None] = ContextVar("reportbot_write_lock_holder", default=None)
 
 _REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits", "follow_ups", "reminders",
-                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure", "dead_letters", "web")
+                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure", "dead_letters", "web", "cards")
 
 
 class JoinedUnit:
