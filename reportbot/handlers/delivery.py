@@ -25,7 +25,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from reportbot.handlers.messages import Action, Alert, Button, Delete, Edit, Incoming, Keyboard, Press, Send
+from reportbot.handlers.messages import (
+    Action,
+    Alert,
+    Button,
+    Delete,
+    Edit,
+    Incoming,
+    Keyboard,
+    Pick,
+    Press,
+    Send,
+)
 from reportbot.storage.db import Database
 from reportbot.storage.uow import TransactionLost, UnitOfWork
 
@@ -164,26 +175,42 @@ async def prune(db: Database, now: datetime, keep: timedelta = KEEP) -> int:
 
 
 def encode(action: Durable) -> str:
+    body: dict[str, object]
     match action:
-        case Send(chat_id, text, buttons, channel, _):
+        case Send(chat_id, text, buttons, channel, _, card_of, pick):
             body = {"t": "send", "chat": chat_id, "text": text, "buttons": _buttons(buttons), "channel": channel}
-        case Edit(chat_id, message_id, text, buttons):
+            if card_of is not None:
+                body["card"] = card_of
+        case Edit(chat_id, message_id, text, buttons, pick):
             body = {"t": "edit", "chat": chat_id, "msg": message_id, "text": text, "buttons": _buttons(buttons)}
         case Delete(chat_id, message_id):
             body = {"t": "delete", "chat": chat_id, "msg": message_id}
+            pick = None
+    if pick is not None:
+        body["pick"] = [pick.title, [list(option) for option in pick.options]]
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 def decode(payload: str) -> Durable:
+    """A stored answer (rows written before a key existed decode without it: no card, no list)."""
     body = json.loads(payload)
+    pick = _pick(body.get("pick"))
     match body["t"]:
         case "send":
-            return Send(body["chat"], body["text"], _keyboard(body["buttons"]), body["channel"])
+            return Send(body["chat"], body["text"], _keyboard(body["buttons"]), body["channel"],
+                        card_of=body.get("card"), pick=pick)
         case "edit":
-            return Edit(body["chat"], body["msg"], body["text"], _keyboard(body["buttons"]))
+            return Edit(body["chat"], body["msg"], body["text"], _keyboard(body["buttons"]), pick)
         case "delete":
             return Delete(body["chat"], body["msg"])
     raise ValueError(f"unknown outbox payload {body['t']!r}")
+
+
+def _pick(stored: list[object] | None) -> Pick | None:
+    if stored is None:
+        return None
+    title, options = stored
+    return Pick(str(title), tuple((str(o[0]), str(o[1])) for o in options))  # type: ignore[union-attr]
 
 
 def _buttons(keyboard: Keyboard) -> list[list[list[str]]]:

@@ -47,16 +47,32 @@ class Button:
 Keyboard = tuple[tuple[Button, ...], ...]
 
 
+PICKED = "{pick}"  # in a button's data: the option picked in the message's list (``Pick``), filled in on a press
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A list to choose one item from before pressing a button (WeCom's card dropdown): ``options`` are
+    (id, label); a button whose data holds ``PICKED`` acts on the chosen option's id ("" when none)."""
+
+    title: str
+    options: tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class Send:
     """A new message. ``channel`` None means the channel the request came in on. ``ephemeral``: never stored
-    in the outbox (a sign-in link is a credential: lost to a crash, it is asked for again)."""
+    in the outbox (a sign-in link is a credential: lost to a crash, it is asked for again). ``card_of``: this
+    is the group card of that report, and while the group's line is behind its limit the transport gathers
+    it with the cards waiting behind it into one (handlers.cards.gather)."""
 
     chat_id: str
     text: str
     buttons: Keyboard = ()
     channel: str | None = None
     ephemeral: bool = False
+    card_of: int | None = None
+    pick: Pick | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,7 @@ class Edit:
     message_id: str
     text: str
     buttons: Keyboard = ()
+    pick: Pick | None = None
 
 
 @dataclass(frozen=True)

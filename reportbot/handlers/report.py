@@ -294,8 +294,8 @@ async def _accepted(svc: Services, msg: Incoming, filing: Filing, report: Report
         code, qr_link, qr_button = _visit_code(svc, report, msg.channel)
         actions.append(Send(msg.chat_id, svc.render("receipt.j2", r=report, repeated=False, now=msg.now, masked=masked,
                                                     code=code, qr_link=qr_link), qr_button))
-    if group:
-        actions.append(Send(group, text, buttons))
+    if group:  # while the group's line is behind its limit, gathered with the cards waiting in it
+        actions.append(Send(group, text, buttons, card_of=report.id))
     if filing.filed_by.id != filing.canvasser.id:
         async with svc.db.uow(write=False) as uow:
             chat = await private_chat_of(uow, filing.canvasser.id, msg.channel)

@@ -60,7 +60,8 @@ async def test_an_sql_looking_customer_name_is_stored_as_typed_and_nothing_else_
 
 
 CANONICAL = re.compile(r"1[3-9][0-9]\*{3}[0-9]{5}")
-@pytest.mark.parametrize("data", ["rb1:c:999999999999999999", "rb1:x:2147483648:dup", "rb1:c:abc", "", None, 42])
+@pytest.mark.parametrize("data", ["rb1:c:999999999999999999", "rb1:x:2147483648:dup", "rb1:c:abc", "", None, 42,
+                                  "rg1:c:999999999999999999:1", "rg1:a:2147483648", "rg1:c:7:1", "rg1:x:1:1:nosuch"])
 async def test_forged_button_data_is_answered_as_a_stale_button(svc: Services, data: object) -> None:
     await open_office(svc)
     press = Press("console", ZHAO, GROUP, "1", data, local("2026-11-23 11:00"))  # type: ignore[arg-type]
