@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -35,14 +36,12 @@ class FileJournal:
     def _open(self) -> int:
         return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
-    async def __call__(self, *, done: int | None, failed: bool, sending: int | None) -> None:
-        line = ""
-        if done is not None:
-            line += f"{'F' if failed else 'D'} {done}\n"
-        if sending is not None:
-            line += f"S {sending}\n"
-        if line:
-            os.write(self._fd, line.encode())
+    async def __call__(self, *, done: Sequence[int], failed: bool, sending: Sequence[int]) -> None:
+        """One write: these answers finished (sent, or failed for good), these started."""
+        mark = "F" if failed else "D"
+        lines = "".join([f"{mark} {n}\n" for n in done] + [f"S {n}\n" for n in sending])
+        if lines:
+            os.write(self._fd, lines.encode())
 
     async def fold(self, db: Database, at: datetime) -> set[int]:
         """Apply every line so far to the outbox table; new lines go to a fresh file meanwhile. The ids of

@@ -1,54 +1,77 @@
-"""Outgoing messages, one queue per chat: a rate-limited group never holds up a private reply.
+"""Outgoing messages, one line per chat: a rate-limited group never holds up a private reply.
 
 Telegram allows about 30 messages a second per bot and 20 a minute per group. The rate limiter
 makes a send wait; if the update handler awaited that wait, every other person's update would wait
-behind it. So handlers only enqueue, and each chat has its own worker that sends in order.
+behind it. So handlers only enqueue, and each chat has its own worker that sends in order (bot/lines.py).
+When a group's line falls behind its limit, the report cards waiting in it go out as one gathered card
+(``gather``: handlers.cards.gather); should that fail (the database away), they go out one by one.
 
 Answers stored in the database outbox (``handlers.delivery``) carry their row id; the worker then
 journals each step: the previous answer's outcome and "sending" for the next one in one commit, so
-that after a crash only the one answer a chat had in flight is in doubt.
+that after a crash only the one message a chat had in flight is in doubt (for a gathered card, the
+answers it stands for).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from reportbot.bot.lines import Gathering, Lines
 from reportbot.handlers.messages import Action, Delete, Edit, Send
 
 log = logging.getLogger(__name__)
 
 Sender = Callable[[Action], Awaitable[None]]
+Gather = Callable[[str, list[int]], Awaitable[Send]]  # (chat, report ids) → the gathered card
 
 
 class Journal(Protocol):
-    async def __call__(self, *, done: int | None, failed: bool, sending: int | None) -> None: ...
+    async def __call__(self, *, done: Sequence[int], failed: bool, sending: Sequence[int]) -> None: ...
 
 
-Item = tuple[Action, int | None]
+@dataclass(frozen=True)
+class Item:
+    action: Action
+    outbox_id: int | None = None
+    in_doubt: bool = False  # recovered in flight after a crash: it may have arrived already
+
+
+def _card_of(item: Item) -> int | None:
+    return item.action.card_of if isinstance(item.action, Send) else None
 
 
 class Outbox:
-    def __init__(self, send: Sender, journal: Journal | None = None) -> None:
+    def __init__(
+        self, send: Sender, journal: Journal | None = None, *, gather: Gather | None = None,
+        gathering: Gathering | None = None,
+    ) -> None:
         self._send = send
         self._journal = journal
-        self._queues: dict[str, asyncio.Queue[Item]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._gather = gather
+        self._lines: Lines[Item] = Lines(self._work, name="outbox", card_of=_card_of, in_doubt=lambda i: i.in_doubt,
+                                         gathering=gathering if gather is not None else None)
+        # Per chat: the last stored send's answers and whether it failed, journaled with the next step.
+        self._unjournaled: dict[str, tuple[list[int], bool]] = {}
         # Stored answers this process has taken on and not yet seen folded into the outbox table as sent or
         # failed: queued, being sent, or sent with only the journal knowing. After an outage, a stored answer
         # not among them was left behind (transport._after_outage).
         self._held: set[int] = set()
 
-    def put(self, action: Send | Edit | Delete, outbox_id: int | None = None) -> None:
+    @property
+    def gathering(self) -> Gathering | None:
+        return self._lines.gathering
+
+    @gathering.setter
+    def gathering(self, gathering: Gathering | None) -> None:
+        """When the group limit is not Telegram's own (a test, a benchmark)."""
+        self._lines.gathering = gathering
+
+    def put(self, action: Send | Edit | Delete | Action, outbox_id: int | None = None, *, in_doubt: bool = False) -> None:
         """Queue an action behind the earlier ones of the same chat; returns at once."""
-        chat = action.chat_id
-        queue = self._queues.get(chat)
-        if queue is None:
-            queue = self._queues[chat] = asyncio.Queue()
-            self._workers[chat] = asyncio.create_task(self._work(chat, queue), name=f"outbox:{chat}")
-        queue.put_nowait((action, outbox_id))
+        self._lines.put(action.chat_id, Item(action, outbox_id, in_doubt))  # type: ignore[union-attr]
         if outbox_id is not None:
             self._held.add(outbox_id)
 
@@ -59,47 +82,54 @@ class Outbox:
         """These stored answers are recorded as finished in the outbox table."""
         self._held -= outbox_ids
 
-    async def _work(self, chat: str, queue: asyncio.Queue[Item]) -> None:
-        unjournaled: tuple[int, bool] | None = None  # the last stored answer's id and whether it failed
-        while True:
-            action, outbox_id = await queue.get()
-            try:
-                if outbox_id is not None or unjournaled is not None:
-                    await self._step(unjournaled, outbox_id)
-                    unjournaled = None
-                failed = False
-                try:
-                    await self._send(action)
-                except Exception:  # one failed message must not stop the chat's queue
-                    failed = True
-                    log.exception("sending to chat %s failed", chat)
-                if outbox_id is not None:
-                    unjournaled = (outbox_id, failed)
-                    if queue.empty():  # nothing to fold the outcome into: journal it now
-                        await self._step(unjournaled, None)
-                        unjournaled = None
-            except Exception:
-                log.exception("journaling the outbox of chat %s failed", chat)
-            finally:
-                queue.task_done()
+    async def _work(self, chat: str, items: list[Item], gathered: bool) -> None:
+        if not gathered:
+            return await self._one(chat, items, items[0].action)
+        assert self._gather is not None
+        try:
+            card = await self._gather(chat, [_card_of(item) or 0 for item in items])
+        except Exception as exc:  # noqa: BLE001 — the cards still go out, one by one
+            log.warning("could not gather %d cards for chat %s (%s); sending them one by one", len(items), chat, exc)
+            for item in items:
+                await self._one(chat, [item], item.action)
+            return
+        await self._one(chat, items, card)
 
-    async def _step(self, done: tuple[int, bool] | None, sending: int | None) -> None:
+    async def _one(self, chat: str, items: list[Item], action: Action) -> None:
+        """Send one message that stands for these items, journaling the stored answers among them."""
+        ids = [item.outbox_id for item in items if item.outbox_id is not None]
+        try:
+            before = self._unjournaled.pop(chat, None)
+            if ids or before is not None:
+                await self._step(before, ids)
+        except Exception:
+            log.exception("journaling the outbox of chat %s failed", chat)
+        failed = False
+        try:
+            await self._send(action)
+        except Exception:  # one failed message must not stop the chat's line
+            failed = True
+            log.exception("sending to chat %s failed", chat)
+        if not ids:
+            return
+        if self._lines.waiting(chat):  # folded into the next step's write
+            self._unjournaled[chat] = (ids, failed)
+            return
+        try:
+            await self._step((ids, failed), [])
+        except Exception:
+            log.exception("journaling the outbox of chat %s failed", chat)
+
+    async def _step(self, done: tuple[list[int], bool] | None, sending: list[int]) -> None:
         if self._journal is None:
             return
-        await self._journal(done=done[0] if done else None, failed=done[1] if done else False, sending=sending)
+        await self._journal(done=done[0] if done else (), failed=done[1] if done else False, sending=sending)
 
     async def drain(self) -> None:
         """Wait until everything queued so far has been sent (or has failed)."""
-        await asyncio.gather(*(q.join() for q in list(self._queues.values())))
+        await self._lines.drain()
 
     async def close(self, timeout: float | None = 30.0) -> None:
         """Send what is queued (waiting at most ``timeout`` seconds), then stop the workers."""
-        try:
-            await asyncio.wait_for(self.drain(), timeout)
-        except TimeoutError:
-            log.warning("stopping with %d messages unsent", sum(q.qsize() for q in self._queues.values()))
-        for task in self._workers.values():
-            task.cancel()
-        await asyncio.gather(*self._workers.values(), return_exceptions=True)
-        self._queues.clear()
-        self._workers.clear()
+        if left := await self._lines.close(timeout):
+            log.warning("stopping with %d messages unsent", left)

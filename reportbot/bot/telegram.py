@@ -35,10 +35,11 @@ from telegram.ext import (
 from reportbot.bot.bot_api_http import AiohttpRequest
 from reportbot.bot.faults import Decision, Faults, Patience, through_outages
 from reportbot.bot.journal import FileJournal
+from reportbot.bot.lines import Gathering
 from reportbot.bot.outbox import Outbox
 from reportbot.bot.polling import poll, retry_seconds
 from reportbot.bot.settings import Settings
-from reportbot.handlers import deadletters, delivery, status
+from reportbot.handlers import cards, deadletters, delivery, status
 from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
@@ -68,6 +69,8 @@ PRUNE_EVERY = timedelta(hours=1)
 FOREIGN_AFTER = timedelta(seconds=3)  # an unsent answer this old that is not held here was stored elsewhere
 MAX_SEND_BACKOFF_SECONDS = 60.0
 CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
+GROUP_LIMIT = (20, 60.0)  # messages a group may receive per seconds (AIORateLimiter's default, Telegram's FAQ)
+GATHERED_MOST = 20  # reports on one gathered card: 41 buttons and about 2,000 of a message's 4,096 characters
 SEND_CONNECTIONS = 8  # connections to the Bot API, and requests in flight at once (bot_api_http)
 GET_UPDATES_CONNECTIONS = 1  # getUpdates: one long poll at a time, on a connection of its own
 
@@ -99,7 +102,8 @@ class TelegramTransport:
         self.services = services
         self.clock = clock
         self.journal = FileJournal(journal)
-        self.outbox = Outbox(self._deliver, self.journal)
+        self.outbox = Outbox(self._deliver, self.journal, gather=self._gather,
+                             gathering=Gathering.behind_limit(*GROUP_LIMIT, most=GATHERED_MOST))
         self._folding: asyncio.Task[None] | None = None
         self._failed: dict[int, BaseException] = {}  # update id → what its handler raised (see on_error)
         self._first_seen: dict[int, float] = {}  # update id → clock seconds, of updates that waited
@@ -415,7 +419,11 @@ class TelegramTransport:
         for answer in answers:
             queued = answer if isinstance(answer, delivery.Queued) else delivery.Queued(answer)
             if not isinstance(queued.action, Alert):
-                self.outbox.put(queued.action, queued.outbox_id)
+                self.outbox.put(queued.action, queued.outbox_id, in_doubt=queued.was_in_flight)
+
+    async def _gather(self, chat: str, report_ids: list[int]) -> Send:
+        """The cards waiting in a group's line that fell behind, as one card (bot/lines.py)."""
+        return await cards.gather(self.services, CHANNEL, chat, report_ids, self.clock.now())
 
     async def _deliver(self, action: Action) -> None:
         """Send one action; while Telegram is unreachable or answers garbage, keep trying this chat's

@@ -27,14 +27,14 @@ async def test_lines_written_by_a_killed_process_are_folded_by_the_next_one(svc:
     receipt, card = (await delivery.handle_once(svc.db, msg, lambda: handle_message(msg, svc))).to_send
     assert receipt.outbox_id and card.outbox_id
     dead = FileJournal(tmp_path / "outbox.journal")
-    await dead(done=None, failed=False, sending=receipt.outbox_id)
-    await dead(done=receipt.outbox_id, failed=False, sending=card.outbox_id)  # killed while the card went out
+    await dead(done=(), failed=False, sending=[receipt.outbox_id])
+    await dead(done=[receipt.outbox_id], failed=False, sending=[card.outbox_id])  # killed while the card went out
     # (no close, no fold: the process is gone)
     alive = FileJournal(tmp_path / "outbox.journal")
     await alive.fold(svc.db, NOW)
     recovered = await delivery.unsent(svc.db, "console")
     assert [(q.outbox_id, q.was_in_flight) for q in recovered] == [(card.outbox_id, True)]
-    await alive(done=card.outbox_id, failed=False, sending=None)
+    await alive(done=[card.outbox_id], failed=False, sending=())
     await alive.fold(svc.db, NOW)
     await alive.fold(svc.db, NOW)  # folding again changes nothing
     assert await delivery.unsent(svc.db, "console") == []
@@ -49,8 +49,8 @@ async def test_two_folds_at_once_apply_each_line_once(svc: Services, tmp_path: P
     receipt, card = (await delivery.handle_once(svc.db, msg, lambda: handle_message(msg, svc))).to_send
     assert receipt.outbox_id and card.outbox_id
     journal = FileJournal(tmp_path / "outbox.journal")
-    await journal(done=None, failed=False, sending=receipt.outbox_id)
-    await journal(done=receipt.outbox_id, failed=False, sending=card.outbox_id)
+    await journal(done=(), failed=False, sending=[receipt.outbox_id])
+    await journal(done=[receipt.outbox_id], failed=False, sending=[card.outbox_id])
     first, second = await asyncio.gather(journal.fold(svc.db, NOW), journal.fold(svc.db, NOW))
     assert first | second == {receipt.outbox_id}
     assert not (tmp_path / "outbox.journal.folding").exists()

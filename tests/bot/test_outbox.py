@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from reportbot.bot.outbox import Outbox
 from reportbot.handlers.messages import Action, Send
@@ -59,8 +60,9 @@ async def test_stored_answers_are_journaled_one_step_per_send_with_at_most_one_i
     steps: list[tuple[int | None, bool, int | None]] = []
     sent: list[str] = []
 
-    async def journal(*, done: int | None, failed: bool, sending: int | None) -> None:
-        steps.append((done, failed, sending))
+    async def journal(*, done: Sequence[int], failed: bool, sending: Sequence[int]) -> None:
+        assert len(done) <= 1 and len(sending) <= 1  # one message, one answer each
+        steps.append((done[0] if done else None, failed, sending[0] if sending else None))
 
     async def send(action: Action) -> None:
         assert isinstance(action, Send)

@@ -1,0 +1,143 @@
+"""Per-chat lines of outgoing messages, and the gathering of report cards when a group's line falls behind.
+
+Both chat transports send through one line per chat, each with its own worker, so that a group held back
+by its limit never holds up anyone's private reply (Telegram lets 20 messages a minute into a group, WeCom
+30). When a group's line falls behind — more report cards waiting in it than the group's limit lets out
+in about 10 seconds — its worker takes the waiting cards together, up to what one card holds, and the
+transport sends them as one gathered card (handlers.cards.gather). Other messages keep their places, and
+the cards keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+BEHIND_SECONDS = 10.0  # a line is behind when its cards would take longer than this to go out one by one
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Gathering:
+    """Gather when more than ``after`` cards wait in a line; at most ``most`` on one card."""
+
+    after: int
+    most: int
+
+    @classmethod
+    def behind_limit(cls, count: int, period: float, most: int) -> Gathering:
+        """For a group limit of ``count`` messages per ``period`` seconds: what it lets out in about 10 s."""
+        return cls(max(1, int(count * BEHIND_SECONDS / period)), most)
+
+
+def take(
+    line: deque[T], card_of: Callable[[T], int | None], gathering: Gathering | None, in_doubt: Callable[[T], bool]
+) -> tuple[list[T], bool]:
+    """What to send next from a line, and whether it is to be gathered into one card: the first item; or, the
+    first being a card and the line behind (or the card in doubt: it may have arrived before a crash, and a
+    gathered card says which card is live), it and the cards waiting behind it, in order."""
+    first = line.popleft()
+    if gathering is None or card_of(first) is None:
+        return [first], False
+    waiting = 1 + sum(1 for item in line if card_of(item) is not None)
+    if waiting <= gathering.after and not in_doubt(first):
+        return [first], False
+    taken: list[T] = [first]
+    passed: list[T] = []
+    while line and len(taken) < gathering.most:
+        item = line.popleft()
+        (taken if card_of(item) is not None else passed).append(item)
+    line.extendleft(reversed(passed))  # the other messages, back in their places
+    return taken, True
+
+
+Work = Callable[[str, list[T], bool], Awaitable[None]]
+
+
+class Lines(Generic[T]):
+    """A line and a worker per chat; ``work(chat, items, gathered)`` sends what the worker took."""
+
+    def __init__(
+        self,
+        work: Work[T],
+        *,
+        name: str,
+        card_of: Callable[[T], int | None] = lambda _: None,
+        in_doubt: Callable[[T], bool] = lambda _: False,
+        gathering: Gathering | None = None,
+    ) -> None:
+        self._work = work
+        self._name = name
+        self._card_of = card_of
+        self._in_doubt = in_doubt
+        self.gathering = gathering
+        self._lines: dict[str, deque[T]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._unfinished = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def put(self, chat: str, item: T) -> None:
+        """Queue an item behind the earlier ones of the same chat; returns at once."""
+        line = self._lines.get(chat)
+        if line is None:
+            line = self._lines[chat] = deque()
+            self._wake[chat] = asyncio.Event()
+            self._workers[chat] = asyncio.create_task(self._run(chat), name=f"{self._name}:{chat}")
+        line.append(item)
+        self._unfinished += 1
+        self._idle.clear()
+        self._wake[chat].set()
+
+    def waiting(self, chat: str | None = None) -> int:
+        """Items queued and not yet taken (in one chat's line, or in all)."""
+        if chat is not None:
+            return len(self._lines.get(chat, ()))
+        return sum(len(line) for line in self._lines.values())
+
+    async def _run(self, chat: str) -> None:
+        line, wake = self._lines[chat], self._wake[chat]
+        while True:
+            if not line:
+                wake.clear()
+                await wake.wait()
+                continue
+            items, gathered = take(line, self._card_of, self.gathering, self._in_doubt)
+            try:
+                await self._work(chat, items, gathered)
+            except Exception:  # one failure must not stop the chat's line
+                log.exception("%s: sending to chat %s failed", self._name, chat)
+            finally:
+                self._unfinished -= len(items)
+                if self._unfinished == 0:
+                    self._idle.set()
+
+    async def drain(self) -> None:
+        """Wait until everything queued so far has been sent (or has failed)."""
+        await self._idle.wait()
+
+    async def close(self, timeout: float | None) -> int:
+        """Send what is queued (waiting at most ``timeout`` seconds), then stop the workers; how many items
+        were left unsent (queued or in flight)."""
+        try:
+            await asyncio.wait_for(self.drain(), timeout)
+            left = 0
+        except TimeoutError:
+            left = self._unfinished
+        for task in self._workers.values():
+            task.cancel()
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        self._lines.clear()
+        self._wake.clear()
+        self._workers.clear()
+        self._unfinished = 0
+        self._idle.set()
+        return left
