@@ -29,11 +29,12 @@ from aibot import WSClient
 
 from reportbot.bot import wecom_frames as frames
 from reportbot.bot.faults import Faults, Patience, Step, through_outages
+from reportbot.bot.lines import Gathering
 from reportbot.bot.settings import Settings
 from reportbot.bot.spool import Spool, Spooled
 from reportbot.bot.wecom_link import LinkOptions, WeComLink
-from reportbot.bot.wecom_queue import ChatQueues, RateLimit
-from reportbot.handlers import deadletters, delivery
+from reportbot.bot.wecom_queue import WECOM_LIMITS, ChatQueues, RateLimit
+from reportbot.handlers import cards, deadletters, delivery
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Action, Edit, Send
@@ -43,6 +44,8 @@ from reportbot.storage.health import Verdict, is_outage
 
 log = logging.getLogger(__name__)
 CHANNEL = frames.CHANNEL
+GROUP_LIMIT = WECOM_LIMITS[0]  # 30 messages a minute into one conversation
+GATHERED_MOST = 10  # reports on one gathered card: its list (button_selection) holds at most 10 options
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,11 @@ class Outgoing:
     send: Send
     reply: Reply | None = None
     outbox_id: int | None = None  # the stored answer (handlers.delivery), marked sent once it went out
+    also: tuple[int, ...] = ()  # a gathered card: the other stored answers (cards) it stands for
+
+    @property
+    def outbox_ids(self) -> tuple[int, ...]:
+        return (() if self.outbox_id is None else (self.outbox_id,)) + self.also
 
     @property
     def chat_id(self) -> str:
@@ -98,7 +106,10 @@ class WeComTransport:
         self.clock = clock
         self.limit = limit or RateLimit()
         self.link = WeComLink(options, self._take_message, self._take_event)
-        self.outbox: ChatQueues[Outgoing] = ChatQueues(self._deliver, self.limit, self._wait_connected, self._gave_up)
+        self.outbox: ChatQueues[Outgoing] = ChatQueues(
+            self._deliver, self.limit, self._wait_connected, self._gave_up, combine=self._gather,
+            card_of=lambda item: item.send.card_of, gathering=Gathering.behind_limit(*GROUP_LIMIT, most=GATHERED_MOST),
+        )
         self.spool = Spool(spool)
         self._arrivals: asyncio.Queue[tuple[str, WSClient, dict[str, Any], float, datetime]] = asyncio.Queue()
         self._inbox: asyncio.Queue[Waiting] = asyncio.Queue()
@@ -368,7 +379,15 @@ class WeComTransport:
             self._held.discard(outbox_id)
 
     async def _gave_up(self, item: Outgoing) -> None:
-        await self._journal(item.outbox_id, failed=True)
+        for outbox_id in item.outbox_ids:
+            await self._journal(outbox_id, failed=True)
+
+    async def _gather(self, chat: str, items: list[Outgoing]) -> Outgoing:
+        """The cards waiting in a group that fell behind WeCom's limit, as one card (bot/lines.py)."""
+        card = await cards.gather(self.services, CHANNEL, chat, [item.send.card_of or 0 for item in items],
+                                  self.clock.now())
+        ids = [outbox_id for item in items for outbox_id in item.outbox_ids]
+        return Outgoing(card, None, ids[0] if ids else None, tuple(ids[1:]))
 
     async def _wait_connected(self) -> None:
         await self.link.ready()
@@ -379,21 +398,23 @@ class WeComTransport:
         client = self.link.client
         if reply is not None and client is reply.client and client.is_connected:
             if send.buttons:
-                card = frames.template_card(send.text, send.buttons, frames.new_task_id())
+                card = frames.template_card(send.text, send.buttons, frames.new_task_id(), send.pick)
                 await client.reply_template_card(reply.frame, card)
             else:
                 await client.reply(reply.frame, frames.stream_body(send.text))
         else:
             client = await self.link.ready()
             if send.buttons:
-                await client.send_message(send.chat_id, frames.card_body(send.text, send.buttons, frames.new_task_id()))
+                body = frames.card_body(send.text, send.buttons, frames.new_task_id(), send.pick)
+                await client.send_message(send.chat_id, body)
             else:
                 await client.send_message(send.chat_id, frames.markdown_body(send.text))
-        await self._journal(item.outbox_id, failed=False)
+        for outbox_id in item.outbox_ids:
+            await self._journal(outbox_id, failed=False)
 
     async def _update_card(self, client: WSClient, frame: dict[str, Any], edit: Edit, outbox_id: int | None) -> None:
         """The pressed card, updated in place on the event's req_id; failing that, posted anew."""
-        card = frames.template_card(edit.text, edit.buttons, edit.message_id)
+        card = frames.template_card(edit.text, edit.buttons, edit.message_id, edit.pick)
         self.limit.record(edit.chat_id)
         try:
             await client.update_template_card(frame, card)
@@ -401,14 +422,14 @@ class WeComTransport:
             log.warning("WeCom: could not update card %s in place (%s); posting it again", edit.message_id, exc)
             if outbox_id is not None:
                 self._held.add(outbox_id)
-            self.outbox.put(Outgoing(Send(edit.chat_id, edit.text, edit.buttons), None, outbox_id))
+            self.outbox.put(Outgoing(_as_new_card(edit), None, outbox_id))
             return
         await self._journal(outbox_id, failed=False)
 
 
 def _as_new_card(edit: Edit) -> Send:
     """An update of a card that can no longer be updated in place (WeCom allows 5 seconds): a new card."""
-    return Send(edit.chat_id, edit.text, edit.buttons)
+    return Send(edit.chat_id, edit.text, edit.buttons, pick=edit.pick)
 
 
 def build(services: Services, clock: Clock, settings: Settings) -> WeComTransport:

@@ -11,10 +11,11 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from reportbot.handlers.messages import Incoming, Keyboard, Press
+from reportbot.handlers.messages import PICKED, Incoming, Keyboard, Pick, Press
 
 CHANNEL = "wecom"
 Frame = dict[str, Any]
+PICK_KEY = "report"  # the question_key of a gathered card's list (its button_selection)
 
 # In a group the robot only hears messages that @-mention it; the text starts with that mention.
 _MENTION = re.compile(r"^(?:\s*@\S+)+\s*")
@@ -74,7 +75,21 @@ def press(frame: Frame, now: datetime) -> Press | None:
     if not task_id:
         return None
     chat, _ = _chat(body, str(sender))
-    return Press(CHANNEL, str(sender), chat, str(task_id), str(key or ""), now, delivery_key=delivery_key(body))
+    data = str(key or "")
+    if PICKED in data:  # a gathered card's 确认所选 / 驳回所选: the report picked in its list, "" when none was
+        data = data.replace(PICKED, _picked(detail))
+    return Press(CHANNEL, str(sender), chat, str(task_id), data, now, delivery_key=delivery_key(body))
+
+
+def _picked(detail: dict[str, Any]) -> str:
+    """The option chosen in the card's list (接收事件: selected_items.selected_item[].option_ids.option_id)."""
+    items = (detail.get("selected_items") or {}).get("selected_item") or []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and item.get("question_key") == PICK_KEY:
+            chosen = (item.get("option_ids") or {}).get("option_id") or []
+            if isinstance(chosen, list) and chosen and str(chosen[0]).isdigit():
+                return str(chosen[0])
+    return ""
 
 
 def markdown(text: str) -> str:
@@ -87,8 +102,9 @@ def new_task_id() -> str:
     return f"rb-{secrets.token_hex(12)}"
 
 
-def template_card(text: str, buttons: Keyboard, task_id: str) -> dict[str, Any]:
-    """A 按钮交互型 (button_interaction) card: the first line as title, the rest below, one button per choice."""
+def template_card(text: str, buttons: Keyboard, task_id: str, pick: Pick | None = None) -> dict[str, Any]:
+    """A 按钮交互型 (button_interaction) card: the first line as title, the rest below, one button per choice
+    (at most 6), and a list to pick from (``button_selection``, at most 10 options) when there is one."""
     title, _, rest = text.partition("\n")
     card: dict[str, Any] = {
         "card_type": "button_interaction",
@@ -96,6 +112,12 @@ def template_card(text: str, buttons: Keyboard, task_id: str) -> dict[str, Any]:
         "sub_title_text": rest,
         "task_id": task_id,
     }
+    if pick is not None:
+        card["button_selection"] = {
+            "question_key": PICK_KEY,
+            "title": pick.title,
+            "option_list": [{"id": ident, "text": label} for ident, label in pick.options],
+        }
     flat = [button for row in buttons for button in row]
     if flat:
         # style 1 is the highlighted button (确认); the others plain. Keys ≤ 1024 bytes; ours ≤ 64.
@@ -115,5 +137,5 @@ def markdown_body(text: str) -> dict[str, Any]:
     return {"msgtype": "markdown", "markdown": {"content": markdown(text)}}
 
 
-def card_body(text: str, buttons: Keyboard, task_id: str) -> dict[str, Any]:
-    return {"msgtype": "template_card", "template_card": template_card(text, buttons, task_id)}
+def card_body(text: str, buttons: Keyboard, task_id: str, pick: Pick | None = None) -> dict[str, Any]:
+    return {"msgtype": "template_card", "template_card": template_card(text, buttons, task_id, pick)}

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from reportbot.bot.lines import Gathering, Lines
+
 log = logging.getLogger(__name__)
 
 WECOM_LIMITS: tuple[tuple[int, float], ...] = ((30, 60.0), (1000, 3600.0))  # (messages, per seconds)
@@ -78,7 +80,8 @@ class Retry:
 
 
 class ChatQueues(Generic[T]):
-    """A worker per conversation sends its items in order, each within the limits, retrying failures."""
+    """A worker per conversation sends its items in order, each within the limits, retrying failures. With
+    ``combine``, the report cards waiting in a conversation that fell behind go out as one (bot/lines.py)."""
 
     def __init__(
         self,
@@ -87,29 +90,35 @@ class ChatQueues(Generic[T]):
         ready: Callable[[], Awaitable[None]],
         gave_up: Callable[[T], Awaitable[None]] | None = None,
         retry: Retry | None = None,
+        *,
+        combine: Callable[[str, list[T]], Awaitable[T]] | None = None,
+        card_of: Callable[[T], int | None] = lambda _: None,
+        gathering: Gathering | None = None,
     ) -> None:
         self._send = send
         self._limit = limit
         self._ready = ready
         self._gave_up = gave_up
         self._retry = retry or Retry()
-        self._queues: dict[str, asyncio.Queue[T]] = {}
-        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._combine = combine
+        self._lines: Lines[T] = Lines(self._work, name="wecom", card_of=card_of,
+                                      gathering=gathering if combine is not None else None)
 
     def put(self, item: T) -> None:
-        queue = self._queues.get(item.chat_id)
-        if queue is None:
-            queue = self._queues[item.chat_id] = asyncio.Queue()
-            self._workers[item.chat_id] = asyncio.create_task(self._work(queue), name=f"wecom:{item.chat_id}")
-        queue.put_nowait(item)
+        self._lines.put(item.chat_id, item)
 
-    async def _work(self, queue: asyncio.Queue[T]) -> None:
-        while True:
-            item = await queue.get()
-            try:
+    async def _work(self, chat: str, items: list[T], gathered: bool) -> None:
+        if not gathered:
+            return await self._deliver(items[0])
+        assert self._combine is not None
+        try:
+            combined = await self._combine(chat, items)
+        except Exception as exc:  # noqa: BLE001 — the cards still go out, one by one
+            log.warning("could not gather %d cards for %s (%s); sending them one by one", len(items), chat, exc)
+            for item in items:
                 await self._deliver(item)
-            finally:
-                queue.task_done()
+            return
+        await self._deliver(combined)
 
     async def _deliver(self, item: T) -> None:
         pause = self._retry.first_pause
@@ -132,17 +141,9 @@ class ChatQueues(Generic[T]):
                 pause = min(pause * 2, 30.0)
 
     async def drain(self) -> None:
-        await asyncio.gather(*(q.join() for q in list(self._queues.values())))
+        await self._lines.drain()
 
     async def close(self, timeout: float = 10.0) -> None:
         """Send what is queued (at most ``timeout`` seconds), then stop the workers."""
-        try:
-            await asyncio.wait_for(self.drain(), timeout)
-        except TimeoutError:
-            log.warning("stopping with WeCom messages unsent (%d queued, besides any in flight); stored answers "
-                        "go out at the next start", sum(q.qsize() for q in self._queues.values()))
-        for task in self._workers.values():
-            task.cancel()
-        await asyncio.gather(*self._workers.values(), return_exceptions=True)
-        self._queues.clear()
-        self._workers.clear()
+        if left := await self._lines.close(timeout):
+            log.warning("stopping with %d WeCom messages unsent; stored answers go out at the next start", left)
