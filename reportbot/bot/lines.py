@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,6 +38,33 @@ class Gathering:
         return cls(max(1, int(count * BEHIND_SECONDS / period)), most)
 
 
+class Pace:
+    """A token bucket per chat: on average ``count`` per ``period`` seconds, at most ``burst`` at once. A line
+    whose channel counts its limit in a sliding window (WeCom: 30 a minute) paces its cards with it, so that a
+    burst does not spend the whole window on single cards and then wait a minute with everything queued:
+    each card goes out when the bucket lets it, carrying every card that waited meanwhile."""
+
+    def __init__(
+        self, count: int, period: float, burst: int, *, clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.rate = count / period
+        self.burst = float(burst)
+        self.clock = clock
+        self.sleep = sleep
+        self._buckets: dict[str, tuple[float, float]] = {}  # chat → (tokens, when counted)
+
+    def _tokens(self, chat: str) -> float:
+        tokens, at = self._buckets.get(chat, (self.burst, self.clock()))
+        return min(self.burst, tokens + (self.clock() - at) * self.rate)
+
+    async def __call__(self, chat: str) -> None:
+        """Wait for a token of this chat's bucket, and take it."""
+        while (tokens := self._tokens(chat)) < 1:
+            await self.sleep((1 - tokens) / self.rate)
+        self._buckets[chat] = (tokens - 1, self.clock())
+
+
 def take(
     line: deque[T], card_of: Callable[[T], int | None], gathering: Gathering | None, in_doubt: Callable[[T], bool]
 ) -> tuple[list[T], bool]:
@@ -59,10 +87,13 @@ def take(
 
 
 Work = Callable[[str, list[T], bool], Awaitable[None]]
+Ready = Callable[[str], Awaitable[None]]
 
 
 class Lines(Generic[T]):
-    """A line and a worker per chat; ``work(chat, items, gathered)`` sends what the worker took."""
+    """A line and a worker per chat; ``work(chat, items, gathered)`` sends what the worker took. ``ready``: what
+    a card at the head of a line waits for before the worker takes it (and the cards behind it), so that
+    whether to gather is decided when the card can go out, not before it waits for its turn."""
 
     def __init__(
         self,
@@ -72,8 +103,10 @@ class Lines(Generic[T]):
         card_of: Callable[[T], int | None] = lambda _: None,
         in_doubt: Callable[[T], bool] = lambda _: False,
         gathering: Gathering | None = None,
+        ready: Ready | None = None,
     ) -> None:
         self._work = work
+        self._ready = ready
         self._name = name
         self._card_of = card_of
         self._in_doubt = in_doubt
@@ -110,6 +143,8 @@ class Lines(Generic[T]):
                 wake.clear()
                 await wake.wait()
                 continue
+            if self._ready is not None and self.gathering is not None and self._card_of(line[0]) is not None:
+                await self._ready(chat)
             items, gathered = take(line, self._card_of, self.gathering, self._in_doubt)
             try:
                 await self._work(chat, items, gathered)

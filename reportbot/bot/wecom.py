@@ -29,11 +29,11 @@ from aibot import WSClient
 
 from reportbot.bot import wecom_frames as frames
 from reportbot.bot.faults import Faults, Patience, Step, through_outages
-from reportbot.bot.lines import Gathering
+from reportbot.bot.lines import Gathering, Pace
 from reportbot.bot.settings import Settings
 from reportbot.bot.spool import Spool, Spooled
 from reportbot.bot.wecom_link import LinkOptions, WeComLink
-from reportbot.bot.wecom_queue import WECOM_LIMITS, ChatQueues, RateLimit
+from reportbot.bot.wecom_queue import ChatQueues, RateLimit
 from reportbot.handlers import cards, deadletters, delivery
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
@@ -44,7 +44,6 @@ from reportbot.storage.health import Verdict, is_outage
 
 log = logging.getLogger(__name__)
 CHANNEL = frames.CHANNEL
-GROUP_LIMIT = WECOM_LIMITS[0]  # 30 messages a minute into one conversation
 GATHERED_MOST = 10  # reports on one gathered card: its list (button_selection) holds at most 10 options
 
 
@@ -106,9 +105,12 @@ class WeComTransport:
         self.clock = clock
         self.limit = limit or RateLimit()
         self.link = WeComLink(options, self._take_message, self._take_event)
+        count, period = self.limit.limits[0]  # a conversation's limit: WeCom's 30 a minute unless a test says
+        gathering = Gathering.behind_limit(count, period, most=GATHERED_MOST)
         self.outbox: ChatQueues[Outgoing] = ChatQueues(
             self._deliver, self.limit, self._wait_connected, self._gave_up, combine=self._gather,
-            card_of=lambda item: item.send.card_of, gathering=Gathering.behind_limit(*GROUP_LIMIT, most=GATHERED_MOST),
+            card_of=lambda item: item.send.card_of, gathering=gathering,
+            pace=Pace(count, period, burst=gathering.after, clock=self.limit.clock, sleep=self.limit.sleep),
         )
         self.spool = Spool(spool)
         self._arrivals: asyncio.Queue[tuple[str, WSClient, dict[str, Any], float, datetime]] = asyncio.Queue()

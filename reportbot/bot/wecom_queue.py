@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from reportbot.bot.lines import Gathering, Lines
+from reportbot.bot.lines import Gathering, Lines, Pace
 
 log = logging.getLogger(__name__)
 
@@ -94,18 +94,28 @@ class ChatQueues(Generic[T]):
         combine: Callable[[str, list[T]], Awaitable[T]] | None = None,
         card_of: Callable[[T], int | None] = lambda _: None,
         gathering: Gathering | None = None,
+        pace: Pace | None = None,
     ) -> None:
         self._send = send
+        self._pace = pace
         self._limit = limit
         self._ready = ready
         self._gave_up = gave_up
         self._retry = retry or Retry()
         self._combine = combine
         self._lines: Lines[T] = Lines(self._work, name="wecom", card_of=card_of,
-                                      gathering=gathering if combine is not None else None)
+                                      gathering=gathering if combine is not None else None, ready=self._card_ready)
 
     def put(self, item: T) -> None:
         self._lines.put(item.chat_id, item)
+
+    async def _card_ready(self, chat: str) -> None:
+        """A card at the head of a line waits for its pace and for room in the windows before it is taken."""
+        if self._pace is not None:
+            await self._pace(chat)
+        await self._ready()
+        while (wait := self._limit.wait_for(chat)) > 0:
+            await self._limit.sleep(wait)
 
     async def _work(self, chat: str, items: list[T], gathered: bool) -> None:
         if not gathered:

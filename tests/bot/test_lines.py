@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reportbot.bot.lines import Gathering, Lines, take
+from reportbot.bot.lines import Gathering, Lines, Pace, take
 from reportbot.bot.outbox import Outbox
 from reportbot.handlers.messages import Action, Send
 
@@ -192,3 +192,63 @@ async def test_without_a_gather_hook_nothing_is_gathered() -> None:
 async def _until(condition) -> None:  # type: ignore[no-untyped-def]
     while not condition():
         await asyncio.sleep(0.01)
+
+
+# -- pacing: a card waits for its turn before the worker takes it --------------------------------------
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_a_pace_lets_a_burst_through_then_one_each_interval_per_chat() -> None:
+    time = FakeTime()
+    pace = Pace(30, 60.0, burst=5, clock=time.clock, sleep=time.sleep)  # WeCom's 30 a minute, 5 at once
+    for _ in range(5):
+        await pace("group")
+    assert time.slept == []
+    await pace("group")
+    await pace("group")
+    assert time.slept == [2.0, 2.0]  # then one every 2 s
+    await pace("another group")  # each chat its own bucket
+    assert time.slept == [2.0, 2.0]
+
+
+async def test_cards_that_queue_while_the_head_card_waits_its_turn_go_out_with_it() -> None:
+    """The decision to gather is taken when the head card may go out, not before it waits: a burst paced at
+    one card a turn goes out as one single card and then one gathered card, not as single cards each
+    waiting a turn while the rest queue behind them."""
+    turn = asyncio.Event()
+    seen: list[tuple[list[Item], bool]] = []
+
+    async def ready(chat: str) -> None:
+        await turn.wait()
+        turn.clear()
+
+    async def work(chat: str, items: list[Item], gathered: bool) -> None:
+        seen.append((items, gathered))
+
+    lines: Lines[Item] = Lines(work, name="test", card_of=card_of, gathering=Gathering(2, 20), ready=ready)
+    lines.put("group", card(1))
+    await asyncio.sleep(0)
+    turn.set()  # card 1's turn: nothing else waits yet
+    await asyncio.wait_for(_until(lambda: len(seen) == 1), 5)
+    for n in range(2, 7):
+        lines.put("group", card(n))
+        await asyncio.sleep(0)  # card 2 is at the head, waiting for its turn, while 3–6 queue
+    lines.put("group", other("reminder"))
+    turn.set()
+    await asyncio.wait_for(lines.drain(), 5)  # the reminder is not a card: it never waits for a card's turn
+    assert seen == [([card(1)], False), ([card(2), card(3), card(4), card(5), card(6)], True),
+                    ([other("reminder")], False)]
+    await lines.close(0)

@@ -17,6 +17,7 @@ sets REPORTBOT_CRASH_REPORTS=1000.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -26,12 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from reportbot.handlers import directory
 from reportbot.handlers.directory import NewStaff
 from reportbot.storage.db import Database
-from reportbot.storage.tables import DeliveryRow, OutboxRow, ReportRow
-from tests.e2e.emulator import Emulator, TgUser, bot_messages, new_token
+from reportbot.storage.tables import DeliveryRow, EventRow, OutboxRow, ReportRow
+from tests.e2e.emulator import Emulator, TgUser, bot_messages, buttons, new_token
 from tests.e2e.outage import until
 from tests.e2e.replay import ReplayingBotApi
 
@@ -41,6 +43,7 @@ GROUP = -1009876543210
 SURNAMES = "赵钱孙李周吴郑冯陈卫"
 GIVEN = "伟芳娜敏静"
 RECEIPT = re.compile(r"回执号：(BB-\d{8}-\d{4})")
+ON_CARD = re.compile(r"BB-\d{8}-\d{4}")
 PHONE = re.compile(r"\d{3}\*\*\*\d{5}")
 
 
@@ -118,6 +121,7 @@ async def test_a_bot_killed_mid_burst_loses_nothing_and_doubles_nothing(
 
             await until(all_receipts_out, 180, f"{REPORTS} receipts", log)
             await until(lambda: not api.unconfirmed, 30, "every update to be confirmed", log)
+            on_cards, presses = await _decided_on_the_cards(emulator, token, db, TgUser(emulator, token, 30999, "孙助理"), log)
         finally:
             if bot.returncode is None:
                 bot.send_signal(signal.SIGTERM)
@@ -132,16 +136,19 @@ async def test_a_bot_killed_mid_burst_loses_nothing_and_doubles_nothing(
         deliveries = (await uow.session.execute(select(func.count()).select_from(DeliveryRow))).scalar_one()
         outbox = (await uow.session.execute(select(OutboxRow.chat_id, OutboxRow.payload, OutboxRow.attempts,
                                                    OutboxRow.state))).all()
+        decided = Counter((await uow.session.execute(
+            select(ReportRow.receipt_no).join(EventRow, col(EventRow.report_id) == col(ReportRow.id))
+            .where(col(EventRow.kind) == "confirmed"))).scalars())
     await db.dispose()
 
     stored = {phone: receipt for phone, receipt in rows}
     assert len(rows) == len(stored) == REPORTS  # every report stored, none twice
     assert set(stored) == {f"139***{i:05d}" for i in range(REPORTS)}
-    assert deliveries == REPORTS  # each message handled once, redelivered or not
+    assert deliveries == REPORTS + presses  # each message and each press handled once, redelivered or not
 
     receipts: dict[str, list[str]] = defaultdict(list)  # phone → receipt numbers that reached the canvasser
     for message in await bot_messages(emulator, token):
-        if message["chat_id"] > 0:
+        if message["chat_id"] > 0 and RECEIPT.search(message["text"]):  # not the notices of the decisions
             receipts[PHONE.search(message["text"])[0]].append(RECEIPT.search(message["text"])[1])  # type: ignore[index]
     assert set(receipts) == set(stored)
     wrong = {phone: (got, stored[phone]) for phone, got in receipts.items() if set(got) != {stored[phone]}}
@@ -153,11 +160,14 @@ async def test_a_bot_killed_mid_burst_loses_nothing_and_doubles_nothing(
     assert all(count == 2 and resent[phone] == 1 for phone, count in twice.items()), (twice, resent)
     assert len(twice) <= CANVASSERS  # at most the one answer each chat had in flight
 
-    cards = Counter(PHONE.search(payload)[0] for chat, payload, _, _ in outbox if int(chat) == GROUP)  # type: ignore[index]
-    assert cards == Counter(stored.keys())  # exactly one card per report, queued behind the group's limit
+    assert on_cards == set(stored.values())  # every report on a card in the group, gathered or single
+    assert decided == Counter(stored.values())  # each decided once, on whichever card was its live one
+    cards = Counter(PHONE.search(payload)[0] for chat, payload, _, _ in outbox  # type: ignore[index]
+                    if int(chat) == GROUP and json.loads(payload)["t"] == "send")
+    assert cards == Counter(stored.keys())  # exactly one card per report (the cards, not the edits of decisions)
     failed = [(chat, payload[:80]) for chat, payload, _, state in outbox if state not in ("sent", "pending", "sending")]
     assert not failed, f"{failed}\nbot log:\n{log.read_text()[-6000:]}"
-    print(f"\n{REPORTS} reports: {in_doubt_at_kill} updates unconfirmed at the kill, {len(api.redelivered)} redelivered, "
+    print(f"\n{REPORTS} reports on {presses} cards: {in_doubt_at_kill} updates unconfirmed at the kill, {len(api.redelivered)} redelivered, "
           f"{sum(resent.values())} answers in flight resent, {len(twice)} receipts arrived twice")
 
 
@@ -165,3 +175,34 @@ async def _private_receipts(emulator: Emulator, token: str) -> int:
     phones = {PHONE.search(m["text"])[0] for m in await bot_messages(emulator, token)  # type: ignore[index]
               if m["chat_id"] > 0 and RECEIPT.search(m["text"])}
     return len(phones)
+
+
+async def _decided_on_the_cards(
+    emulator: Emulator, token: str, db: Database, assistant: TgUser, log: Path
+) -> tuple[set[str], int]:
+    """Every report reaches the group on a card — one by one while the group's line kept up with its 20 a
+    minute, gathered once it fell behind, a card in flight at the kill sent again gathered — and the assistant
+    decides them all there: 确认 on each single card, 全部确认 on each gathered one (on a card a report moved
+    from, that confirms only what is still live on it). The receipt numbers on the group's cards, and how
+    many presses."""
+    async def in_group() -> list[dict]:
+        return await bot_messages(emulator, token, GROUP)
+
+    async def all_on_cards() -> bool:
+        return len({n for m in await in_group() for n in ON_CARD.findall(m["text"])}) >= REPORTS
+
+    await until(all_on_cards, 180, "every report on a card in the group", log)
+    presses = 0
+    for message in await in_group():
+        labels = [label for label, _ in buttons(message)]
+        if "全部确认" in labels or "确认" in labels:
+            await assistant.click(message, "全部确认" if "全部确认" in labels else "确认")
+            presses += 1
+
+    async def all_confirmed() -> bool:
+        async with db.uow(write=False) as uow:
+            statuses = (await uow.session.execute(select(ReportRow.status))).scalars().all()
+        return len(statuses) == REPORTS and all(s == "confirmed" for s in statuses)
+
+    await until(all_confirmed, 60, "every report confirmed on its card", log)
+    return {n for m in await in_group() for n in ON_CARD.findall(m["text"])}, presses

@@ -308,3 +308,51 @@ async def test_a_drop_mid_burst_loses_no_report_and_answers_each_once(office: Of
     first = {msgid for connection, msgid in office.wecom.pushes if connection == 1}
     again = {msgid for connection, msgid in office.wecom.pushes if connection == 2} & first
     assert again, "the drop left no callback unanswered: the burst was not cut in the middle"
+
+
+async def test_a_group_behind_its_pace_gets_a_gathered_card_whose_reports_are_picked_from_its_list(
+    office: Office,
+) -> None:
+    """Issue 24 on WeCom: 16 reports at once; the group's cards go at WeCom's pace (30 a minute, 5 at once), so
+    the cards that queued meanwhile go out as one card with a list of its reports (at most 10) and 确认所选 /
+    驳回所选 / 全部确认. Each report is on one card, in order; each is decided there, the canvasser told."""
+    calls = []
+    for n in range(8):
+        for user, team, who in ((LI, "飞虎队", "李四"), (WANG, "猛虎队", "王五")):
+            k = n * 2 + (user == WANG)
+            calls.append(await office.wecom.user_says(
+                user, report_text(customer=f"客户{chr(0x4E00 + k)}", phone=f"138***{20000 + k}", team=team, who=who)))
+    for call in calls:
+        assert "回执号" in (await office.one_answer(call)).text
+    await office.wecom.wait(lambda: len(office.on_cards()) >= 16, timeout=60, what="every report on a card")
+    cards = list({s.text: s for s in office.cards()}.values())
+    numbers = [n for card in cards for n in RECEIPT.findall(card.text)]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 16 and len(numbers) == 16
+    gathered = [card for card in cards if card.options]
+    assert gathered and len(cards) < 16
+    card = gathered[0]
+    assert card.buttons == ["确认所选", "驳回所选", "全部确认"] and len(card.options) == len(RECEIPT.findall(card.text))
+    assert 2 <= len(card.options) <= 10 and card.options[0].startswith("1. 客户")
+    first, second = card.options[0], card.options[1]
+
+    not_picked = await office.wecom.press(ZHAO, card, "确认所选")
+    await office.wecom.wait(lambda: any("请先在卡片上“选择报备”" in s.text for s in office.wecom.to(ZHAO)),
+                            what="the assistant asked to pick a report first")
+    assert office.wecom.answers(not_picked) == []
+
+    confirmed = await office.one_answer(await office.wecom.press(ZHAO, card, "确认所选", pick=first))
+    assert confirmed.cmd == "aibot_respond_update_msg" and "✅ 已确认 — 赵敏" in confirmed.text
+    assert first not in confirmed.options and second in confirmed.options
+    menu = await office.one_answer(await office.wecom.press(ZHAO, confirmed, "驳回所选", pick=second))
+    assert "请选择第 2 组" in menu.text and menu.buttons == ["格式错误", "信息不实", "重复", "其他", "返回"]
+    rejected = await office.one_answer(await office.wecom.press(ZHAO, menu, "重复"))
+    assert "❌ 已驳回（重复）— 赵敏" in rejected.text
+    done = await office.one_answer(await office.wecom.press(ZHAO, rejected, "全部确认"))
+    assert done.buttons == [] and "待确认" not in done.text and not done.options
+
+    on_card = RECEIPT.findall(card.text)
+    with sqlite3.connect(office.db) as conn:
+        status = dict(conn.execute("SELECT receipt_no, status FROM report").fetchall())
+    assert [status[n] for n in on_card] == ["confirmed", "rejected"] + ["confirmed"] * (len(on_card) - 2)
+    told = lambda n: any(n in s.text and "赵敏" in s.text for s in office.wecom.to(LI) + office.wecom.to(WANG))
+    await office.wecom.wait(lambda: all(told(n) for n in on_card), what="each canvasser told of each decision")

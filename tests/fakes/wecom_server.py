@@ -79,6 +79,11 @@ class Sent:
     def buttons(self) -> list[str]:
         return [b["text"] for b in self.body.get("template_card", {}).get("button_list", [])]
 
+    @property
+    def options(self) -> list[str]:
+        """The texts of the card's list to pick from (button_selection), if it has one."""
+        return [o["text"] for o in self.body.get("template_card", {}).get("button_selection", {}).get("option_list", [])]
+
     def key(self, label: str) -> str:
         return next(b["key"] for b in self.body["template_card"]["button_list"] if b["text"] == label)
 
@@ -155,8 +160,11 @@ class FakeWeCom:
             body["chatid"] = chatid
         return await self._raise(Callback("aibot_msg_callback", body))
 
-    async def press(self, userid: str, on: Sent, label: str, *, msgid: str | None = None) -> Callback:
-        """A member presses a button of a card the robot sent (按钮交互型) to a group or to them."""
+    async def press(
+        self, userid: str, on: Sent, label: str, *, msgid: str | None = None, pick: str | None = None
+    ) -> Callback:
+        """A member presses a button of a card the robot sent (按钮交互型) to a group or to them; ``pick``: the
+        option they chose first in the card's list (button_selection), by its text."""
         card = on.body["template_card"]
         in_group = on.chat != userid
         # 接收事件 / 模板卡片事件: event.eventtype template_card_event; event.template_card_event carries
@@ -177,6 +185,11 @@ class FakeWeCom:
                 },
             },
         }
+        if pick is not None:  # 按钮交互模版卡片的事件: the list's choice rides along as selected_items
+            selection = card["button_selection"]
+            [option] = [o["id"] for o in selection["option_list"] if o["text"] == pick]
+            body["event"]["template_card_event"]["selected_items"] = {"selected_item": [
+                {"question_key": selection["question_key"], "option_ids": {"option_id": [option]}}]}
         if in_group:
             body["chatid"] = on.chat
         return await self._raise(Callback("aibot_event_callback", body))
