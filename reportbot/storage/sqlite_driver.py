@@ -40,6 +40,33 @@ _NO_LOCK = ("SAVEPOINT", "RELEASE", "ROLLBACK TO")
 _datasync = getattr(os, "fdatasync", os.fsync)  # macOS has no fdatasync
 
 
+# Descriptors of database files this process syncs, by (device, inode), open for as long as it runs.
+_SYNCED: dict[tuple[int, int], int] = {}
+_SYNCED_LOCK = threading.Lock()
+
+
+def _kept_open(path: str) -> int:
+    """A descriptor of the database file to sync through, opened once and never closed.
+
+    SQLite's locks are POSIX locks, and closing any descriptor of a file drops every lock the process holds
+    on it, SQLite's shared lock included. A connection of another process that closes then takes itself for
+    the last one, checkpoints, and deletes the write-ahead log this process still writes to: its later
+    commits would be lost at the next start (tests/storage/test_sqlite_locks.py). One descriptor a file,
+    kept: the lock-safe way to sync a file SQLite holds."""
+    found = os.stat(path)
+    key = (found.st_dev, found.st_ino)
+    with _SYNCED_LOCK:
+        fd = _SYNCED.get(key)
+        if fd is not None and os.fstat(fd).st_nlink == 0:  # a file since deleted, its inode number reused
+            os.close(fd)  # nobody can hold a lock on a file that is gone
+            fd = None
+        if fd is None:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            opened = os.fstat(fd)
+            _SYNCED[(opened.st_dev, opened.st_ino)] = fd  # the file it is: replaced since the stat or not
+        return fd
+
+
 def _takes_no_lock(statement: str) -> bool:
     head = statement.lstrip()[:11].upper()
     return head.startswith(_NO_LOCK) or head.rstrip() == "BEGIN" or head.startswith("BEGIN DEFERR")
@@ -105,11 +132,7 @@ class Checkpointer:
                 self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             _busy, logged, _copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if sync and logged >= 0:  # -1: no log to copy (an in-memory database)
-                fd = os.open(self.path, os.O_RDONLY)
-                try:
-                    _datasync(fd)
-                finally:
-                    os.close(fd)
+                _datasync(_kept_open(self.path))
         return int(logged)
 
     async def close(self) -> None:
