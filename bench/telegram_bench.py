@@ -343,6 +343,7 @@ class Session:
     process: asyncio.subprocess.Process
     spawned: float  # wall time just before the spawn
     log: Path
+    emulator: Emulator | None = None
 
     def cpu_seconds(self) -> float:
         """User + system CPU the bot process has used so far."""
@@ -381,7 +382,7 @@ async def bot_on_emulator(
                 stdout=asyncio.subprocess.PIPE,
                 stderr=err,
             )
-        session = Session(people, process, spawned, log)
+        session = Session(people, process, spawned, log, emulator)
         try:
             if ready:
                 await _until_ready(session)

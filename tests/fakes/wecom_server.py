@@ -21,6 +21,7 @@ import asyncio
 import itertools
 import json
 import ssl
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Sent:
     # and answering it, so the robot cannot know it arrived and may rightly send it again.
     acknowledged: bool = False
     connection: int = 0  # the number of the connection it came on (1 the first, 2 after one drop, …)
+    at: float = field(default_factory=time.time)  # when WeCom accepted it (the bench's clock)
 
     @property
     def text(self) -> str:
