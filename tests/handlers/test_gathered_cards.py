@@ -208,3 +208,17 @@ async def test_twenty_reports_fit_one_telegram_message_with_long_notes(svc: Serv
     assert all(f"BB-20261123-{n:04d} 客户{chr(0x4E00 + n - 1)}" in card.text for n in range(1, 21))
     few = await cards.gather(svc, "telegram", GROUP, [1, 2], local("2026-11-23 10:02"))
     assert "备注：客户想要三房朝南" in few.text and "…" in few.text  # a few: the note shown, shortened
+
+
+async def test_a_card_that_would_be_too_long_leaves_the_notes_to_the_receipts(
+    svc: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await open_office(svc)
+    chat = Chat(svc)
+    for n in range(3):
+        await chat.say(LI, report_text(f"客户{chr(0x4E00 + n)}", f"138***{10000 + n}", extra="\n备注：客户想要三房朝南"))
+    full = await cards.gather(svc, "telegram", GROUP, [1, 2, 3], local("2026-11-23 10:01"))
+    assert full.text.count("备注：客户想要三房朝南") == 3
+    monkeypatch.setattr(cards, "TEXT_MOST", len(full.text) - 1)
+    brief = await cards.gather(svc, "telegram", GROUP, [1, 2, 3], local("2026-11-23 10:02"))
+    assert "备注" not in brief.text and all(f"BB-20261123-000{n}" in brief.text for n in (1, 2, 3))
