@@ -86,6 +86,22 @@ def take(
     return taken, True
 
 
+async def send_taken(
+    chat: str, items: list[T], gathered: bool, combine: Callable[[str, list[T]], Awaitable[T]] | None,
+    send: Callable[[T], Awaitable[None]],
+) -> None:
+    """Send what a worker took: one item; or, gathered, the items as one (``combine``: the gathered card),
+    and should that fail (the database away), the cards one by one."""
+    if gathered:
+        assert combine is not None
+        try:
+            items = [await combine(chat, items)]
+        except Exception as exc:  # noqa: BLE001 — the cards still go out, one by one
+            log.warning("could not gather %d cards for chat %s (%s); sending them one by one", len(items), chat, exc)
+    for item in items:
+        await send(item)
+
+
 Work = Callable[[str, list[T], bool], Awaitable[None]]
 Ready = Callable[[str], Awaitable[None]]
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
-from reportbot.bot.lines import Gathering, Lines
+from reportbot.bot.lines import Gathering, Lines, send_taken
 from reportbot.handlers.messages import Action, Delete, Edit, Send
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,11 @@ class Item:
     action: Action
     outbox_id: int | None = None
     in_doubt: bool = False  # recovered in flight after a crash: it may have arrived already
+    also: tuple[int, ...] = ()  # a gathered card: the other stored answers (cards) it stands for
+
+    @property
+    def outbox_ids(self) -> list[int]:
+        return ([] if self.outbox_id is None else [self.outbox_id]) + list(self.also)
 
 
 def _card_of(item: Item) -> int | None:
@@ -83,21 +89,18 @@ class Outbox:
         self._held -= outbox_ids
 
     async def _work(self, chat: str, items: list[Item], gathered: bool) -> None:
-        if not gathered:
-            return await self._one(chat, items, items[0].action)
-        assert self._gather is not None
-        try:
-            card = await self._gather(chat, [_card_of(item) or 0 for item in items])
-        except Exception as exc:  # noqa: BLE001 — the cards still go out, one by one
-            log.warning("could not gather %d cards for chat %s (%s); sending them one by one", len(items), chat, exc)
-            for item in items:
-                await self._one(chat, [item], item.action)
-            return
-        await self._one(chat, items, card)
+        await send_taken(chat, items, gathered, self._combine, partial(self._one, chat))
 
-    async def _one(self, chat: str, items: list[Item], action: Action) -> None:
-        """Send one message that stands for these items, journaling the stored answers among them."""
-        ids = [item.outbox_id for item in items if item.outbox_id is not None]
+    async def _combine(self, chat: str, items: list[Item]) -> Item:
+        """The waiting cards as one gathered card, standing for every stored answer among them."""
+        assert self._gather is not None
+        card = await self._gather(chat, [_card_of(item) or 0 for item in items])
+        ids = [outbox_id for item in items for outbox_id in item.outbox_ids]
+        return Item(card, ids[0] if ids else None, also=tuple(ids[1:]))
+
+    async def _one(self, chat: str, item: Item) -> None:
+        """Send one message, journaling the stored answers it stands for."""
+        ids = item.outbox_ids
         try:
             before = self._unjournaled.pop(chat, None)
             if ids or before is not None:
@@ -106,7 +109,7 @@ class Outbox:
             log.exception("journaling the outbox of chat %s failed", chat)
         failed = False
         try:
-            await self._send(action)
+            await self._send(item.action)
         except Exception:  # one failed message must not stop the chat's line
             failed = True
             log.exception("sending to chat %s failed", chat)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from reportbot.bot.lines import Gathering, Lines, Pace
+from reportbot.bot.lines import Gathering, Lines, Pace, send_taken
 
 log = logging.getLogger(__name__)
 
@@ -118,17 +118,7 @@ class ChatQueues(Generic[T]):
             await self._limit.sleep(wait)
 
     async def _work(self, chat: str, items: list[T], gathered: bool) -> None:
-        if not gathered:
-            return await self._deliver(items[0])
-        assert self._combine is not None
-        try:
-            combined = await self._combine(chat, items)
-        except Exception as exc:  # noqa: BLE001 — the cards still go out, one by one
-            log.warning("could not gather %d cards for %s (%s); sending them one by one", len(items), chat, exc)
-            for item in items:
-                await self._deliver(item)
-            return
-        await self._deliver(combined)
+        await send_taken(chat, items, gathered, self._combine, self._deliver)
 
     async def _deliver(self, item: T) -> None:
         pause = self._retry.first_pause
