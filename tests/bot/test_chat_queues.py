@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from reportbot.bot.wecom_queue import WECOM_LIMITS, ChatQueues, RateLimit, Retry
+from reportbot.bot.chat_queues import WECOM_LIMITS, ChatQueues, RateLimit, Retry
 
 
 class FakeTime:

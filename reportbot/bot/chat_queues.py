@@ -1,7 +1,8 @@
-"""Outgoing WeCom messages: one queue per conversation under WeCom's per-conversation limits.
+"""Outgoing messages of the long-connection messengers: one queue per conversation under its limits.
 
 WeCom's 智能机器人长连接 document limits what a robot sends into one conversation (replies and pushes
-together) to 30 messages a minute and 1000 an hour. As on Telegram, a busy group never holds up
+together) to 30 messages a minute and 1000 an hour; DingTalk and Feishu have limits of their own
+(bot/dingtalk.py, bot/feishu.py). As on Telegram, a busy group never holds up
 anyone's private receipt: every conversation has its own queue and worker, and a send waits for
 its window instead of being dropped. A send that fails (the connection went away) is tried again
 once the connection is back.
@@ -95,6 +96,7 @@ class ChatQueues(Generic[T]):
         card_of: Callable[[T], int | None] = lambda _: None,
         gathering: Gathering | None = None,
         pace: Pace | None = None,
+        name: str = "wecom",
     ) -> None:
         self._send = send
         self._pace = pace
@@ -103,7 +105,8 @@ class ChatQueues(Generic[T]):
         self._gave_up = gave_up
         self._retry = retry or Retry()
         self._combine = combine
-        self._lines: Lines[T] = Lines(self._work, name="wecom", card_of=card_of,
+        self._lines_name = name
+        self._lines: Lines[T] = Lines(self._work, name=name, card_of=card_of,
                                       gathering=gathering if combine is not None else None, ready=self._card_ready)
 
     def put(self, item: T) -> None:
@@ -146,4 +149,5 @@ class ChatQueues(Generic[T]):
     async def close(self, timeout: float = 10.0) -> None:
         """Send what is queued (at most ``timeout`` seconds), then stop the workers."""
         if left := await self._lines.close(timeout):
-            log.warning("stopping with %d WeCom messages unsent; stored answers go out at the next start", left)
+            log.warning("stopping with %d %s messages unsent; stored answers go out at the next start", left,
+                        self._lines_name)
