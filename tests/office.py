@@ -81,6 +81,14 @@ def only(actions: list[Action], chat: str) -> Send:
     return found[0]
 
 
+SURNAMES = "赵钱孙周吴郑冯陈褚卫蒋沈韩杨朱秦尤许何吕施孔曹严华金魏陶姜"
+
+
+def customer(n: int) -> str:
+    """The n-th of 60 distinct customer names (a name may not hold digits)."""
+    return SURNAMES[n % len(SURNAMES)] + ("先生" if n // len(SURNAMES) % 2 == 0 else "女士")
+
+
 def report_text(customer: str = "张先生", phone: str = "138***88888", team: str = "飞虎队", who: str = "李四",
                 when: str = "明天下午3点", extra: str = "") -> str:
     return f"报备\n客户：{customer}\n电话：{phone}\n队名：{team}\n拓客：{who}\n到访：{when}{extra}"

@@ -2,7 +2,7 @@
 
 The sweeper names a channel on every reminder and digest (handlers/sweep.py); ``Channels`` hands
 each action to that channel's transport. Telegram alone runs through its own transport (bot/cli.py);
-with WeCom or the web (WEB_LISTEN) configured, ``serve`` runs here. `reportbot web` serves the web alone:
+with WeCom, DingTalk, Feishu or the web (WEB_LISTEN) configured, ``serve`` runs here. `reportbot web` serves the web alone:
 what its pages store for a channel (a visit's notices) the process holding that channel sends.
 """
 
@@ -12,8 +12,12 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from reportbot.bot.settings import Settings
+
+if TYPE_CHECKING:
+    from reportbot.bot.chat_transport import SpooledTransport
 from reportbot.handlers.context import Services
 from reportbot.handlers.delivery import Queued
 from reportbot.handlers.messages import Action
@@ -64,7 +68,7 @@ async def serve(
     in order, the database last. ``channels_on`` False: the web alone (`reportbot web`), whose stored
     answers the process that holds each channel sends."""
     channels = Channels()
-    telegram = application = wecom = None
+    telegram = application = None
     if channels_on and settings.telegram_bot_token is not None:
         from reportbot.bot.telegram import CHANNEL as TELEGRAM
         from reportbot.bot.telegram import TelegramTransport
@@ -73,12 +77,12 @@ async def serve(
         application = telegram.build(settings)
         channels.add(TELEGRAM, telegram.dispatch)
         telegram.route = channels.dispatch  # a dead letter's alert may be for an admin on the other channel
-    if channels_on and settings.wecom_configured:
-        from reportbot.bot.wecom import build as build_wecom
-
-        wecom = build_wecom(services, clock, settings)
-        channels.add("wecom", wecom.dispatch)
-        wecom.route = channels.dispatch
+    messengers: list[SpooledTransport] = []
+    if channels_on:
+        messengers = _messengers(settings, services, clock)
+    for messenger in messengers:
+        channels.add(messenger.channel, messenger.dispatch)
+        messenger.route = channels.dispatch
     sweeper = Sweeper(services, clock, channels.names, channels.dispatch, channels.dispatch_on) if channels.names else None
 
     web_runner = None
@@ -88,7 +92,7 @@ async def serve(
         app = web_app(services, clock, secure_cookies=(settings.web_url or "").startswith("https://"),
                       route=channels.dispatch if channels.names else None)
         web_runner = await serve_web(app, *settings.web_address)
-    wecom_task = asyncio.create_task(wecom.run(stop), name="wecom") if wecom is not None else None
+    messenger_tasks = [asyncio.create_task(m.run(stop), name=m.channel) for m in messengers]
     telegram_stop = asyncio.Event()
     telegram_task = None
     if telegram is not None and application is not None:
@@ -104,13 +108,31 @@ async def serve(
         sweeper.stop()
     if web_runner is not None:
         await web_runner.cleanup()
-    if wecom_task is not None:
-        await wecom_task
+    if messenger_tasks:
+        await asyncio.gather(*messenger_tasks)
     if telegram_task is not None:
         telegram_stop.set()
         await telegram_task  # sends what is queued, then closes the database
     else:
         await services.db.dispose()
+
+
+def _messengers(settings: Settings, services: Services, clock: Clock) -> list[SpooledTransport]:
+    """The long-connection messengers whose keys are set, each on the same core (bot/chat_transport.py)."""
+    found: list[SpooledTransport] = []
+    if settings.wecom_configured:
+        from reportbot.bot.wecom import build as build_wecom
+
+        found.append(build_wecom(services, clock, settings))
+    if settings.dingtalk_configured:
+        from reportbot.bot.dingtalk import build as build_dingtalk
+
+        found.append(build_dingtalk(services, clock, settings))
+    if settings.feishu_configured:
+        from reportbot.bot.feishu import build as build_feishu
+
+        found.append(build_feishu(services, clock, settings))
+    return found
 
 
 def run(settings: Settings, services: Services, clock: Clock, *, webhook: bool = False, channels_on: bool = True) -> None:

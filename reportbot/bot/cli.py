@@ -20,6 +20,7 @@ from reportbot.bot.policy_file import PolicyError, load_policy
 from reportbot.bot.settings import Settings
 from reportbot.handlers import directory
 from reportbot.handlers.directory import DirectoryError, NewStaff
+from reportbot.handlers.identity import CHAT_CHANNELS
 from reportbot.rules.policy import Policy
 from reportbot.scheduler.clock import ManualClock, SystemClock
 from reportbot.storage.db import Database
@@ -79,7 +80,7 @@ def _reach_database(settings: Settings, *, wait: bool = False) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
-    if settings.telegram_bot_token is None and not settings.wecom_configured:
+    if settings.telegram_bot_token is None and not settings.chat_channels_configured:
         print(NO_TOKEN)
         if sys.stdin.isatty():
             answer = input("现在打开控制台试用吗？Start the console now? [Y/n] ").strip().lower()
@@ -95,7 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.phone_hash_key is None:
         log.warning("PHONE_HASH_KEY is not set: a visit given a full number matches its report by the masked number only")
     services = _services(settings)
-    if settings.wecom_configured or settings.web_configured:  # WeCom or the web, and Telegram when its token is set
+    if settings.chat_channels_configured or settings.web_configured:  # the messengers or the web, and Telegram
         from reportbot.bot import channels
 
         channels.run(settings, services, SystemClock(), webhook=getattr(args, "webhook", False))
@@ -353,19 +354,20 @@ PERIOD_PROBLEMS = {
 
 
 def cmd_staff_add(args: argparse.Namespace) -> int:
-    entry = NewStaff(args.name, args.team, args.role, args.id, args.wecom, args.project)
+    entry = NewStaff(args.name, args.team, args.role, args.id, args.wecom, args.project,
+                     dingtalk_id=args.dingtalk, feishu_id=args.feishu)
     staff = _with_db(lambda db, now: directory.add_staff(db, entry, now))
     print(f"added staff #{staff.id}: {staff.name} ({staff.team}, {staff.role.value})")
     return 0
 
 
 def read_staff_csv(path: Path) -> list[tuple[int, NewStaff]]:
-    """Rows of id,name,team,role[,project][,wecom] with a header line; line numbers for errors."""
+    """Rows of id,name,team,role[,project][,wecom][,dingtalk][,feishu] with a header line; line numbers for errors."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         missing = {"name", "team", "role"} - set(reader.fieldnames or [])
         if missing:
-            raise SystemExit(f"reportbot: {path}: header lacks {', '.join(sorted(missing))} (id,name,team,role,project,wecom)")
+            raise SystemExit(f"reportbot: {path}: header lacks {', '.join(sorted(missing))} (id,name,team,role,project,wecom,dingtalk,feishu)")
         return [
             (
                 reader.line_num,
@@ -376,6 +378,8 @@ def read_staff_csv(path: Path) -> list[tuple[int, NewStaff]]:
                     telegram_id=(row.get("id") or "").strip() or None,
                     wecom_id=(row.get("wecom") or "").strip() or None,
                     project=(row.get("project") or "").strip() or None,
+                    dingtalk_id=(row.get("dingtalk") or "").strip() or None,
+                    feishu_id=(row.get("feishu") or "").strip() or None,
                 ),
             )
             for row in reader
@@ -398,14 +402,17 @@ def cmd_staff_list(args: argparse.Namespace) -> int:
 
 
 def cmd_project_add(args: argparse.Namespace) -> int:
-    project = _with_db(lambda db, now: directory.add_project(db, args.name, args.chat_id, args.wecom_chat, now))
+    project = _with_db(lambda db, now: directory.add_project(
+        db, args.name, args.chat_id, args.wecom_chat, now, dingtalk_chat_id=args.dingtalk_chat,
+        feishu_chat_id=args.feishu_chat))
     print(f"added project #{project.id}: {project.name}")
     return 0
 
 
 def cmd_project_list(args: argparse.Namespace) -> int:
     for project in _with_db(lambda db, now: directory.list_projects(db)):
-        print(f"#{project.id}\t{project.name}\ttelegram={project.tg_chat_id or '-'}\twecom={project.wecom_chat_id or '-'}")
+        chats = "\t".join(f"{channel}={project.chat_on(channel) or '-'}" for channel in CHAT_CHANNELS)
+        print(f"#{project.id}\t{project.name}\t{chats}")
     return 0
 
 
@@ -414,7 +421,7 @@ def parser() -> argparse.ArgumentParser:
     sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="the bot on every channel configured: Telegram (long polling, or --webhook), "
-                                     "WeCom (long connection)")
+                                     "WeCom, DingTalk and Feishu (long connections)")
     run.add_argument("--webhook", action="store_true",
                      help="serve updates over HTTPS POSTs from Telegram (WEBHOOK_URL, WEBHOOK_SECRET, WEBHOOK_LISTEN)")
     run.set_defaults(func=cmd_run)
@@ -429,12 +436,14 @@ def parser() -> argparse.ArgumentParser:
     add = staff.add_parser("add")
     add.add_argument("--id", help="Telegram user id")
     add.add_argument("--wecom", help="WeCom userid")
+    add.add_argument("--dingtalk", help="DingTalk userid (the staff id in the DingTalk admin console)")
+    add.add_argument("--feishu", help="Feishu open_id of this person under the bot's app (ou_…)")
     add.add_argument("--name", required=True)
     add.add_argument("--team", required=True)
     add.add_argument("--role", required=True, help="canvasser | assistant | manager | admin")
     add.add_argument("--project", help="default project (name)")
     add.set_defaults(func=cmd_staff_add)
-    imp = staff.add_parser("import", help="CSV: id,name,team,role,project,wecom (all rows or none)")
+    imp = staff.add_parser("import", help="CSV: id,name,team,role,project,wecom,dingtalk,feishu (all rows or none)")
     imp.add_argument("file")
     imp.set_defaults(func=cmd_staff_import)
     staff.add_parser("list").set_defaults(func=cmd_staff_list)
@@ -444,6 +453,8 @@ def parser() -> argparse.ArgumentParser:
     padd.add_argument("--name", required=True)
     padd.add_argument("--chat-id", help="the project's Telegram group chat id")
     padd.add_argument("--wecom-chat", help="the project's WeCom group chat id")
+    padd.add_argument("--dingtalk-chat", help="the project's DingTalk group (openConversationId, cid…)")
+    padd.add_argument("--feishu-chat", help="the project's Feishu group chat_id (oc_…)")
     padd.set_defaults(func=cmd_project_add)
     project.add_parser("list").set_defaults(func=cmd_project_list)
 

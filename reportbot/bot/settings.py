@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     wecom_bot_secret: SecretStr | None = None
     wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
     wecom_ca_file: Path | None = None
+    dingtalk_client_id: str | None = None  # the Stream-mode robot's AppKey (Client ID)
+    dingtalk_client_secret: SecretStr | None = None
+    # The SDK's own name for it: where the OpenAPI and the Stream gateway are (a local fake in tests).
+    dingtalk_openapi_endpoint: str = "https://api.dingtalk.com"
+    feishu_app_id: str | None = None  # the Feishu app's App ID (cli_…)
+    feishu_app_secret: SecretStr | None = None
+    feishu_domain: str = "https://open.feishu.cn"  # Lark (international): https://open.larksuite.com
     log_format: Literal["text", "json"] = "text"
     phone_hash_key: SecretStr | None = None
     web_listen: str | None = None  # host:port the web desk and ledger serve on; off when unset
@@ -127,7 +134,8 @@ class Settings(BaseSettings):
         host, _, port = self.web_listen.rpartition(":")
         return host, int(port)
 
-    @field_validator("reportbot_policy", "wecom_bot_id", "wecom_bot_secret", "wecom_ca_file", mode="before")
+    @field_validator("reportbot_policy", "wecom_bot_id", "wecom_bot_secret", "wecom_ca_file", "dingtalk_client_id",
+                     "dingtalk_client_secret", "feishu_app_id", "feishu_app_secret", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -151,6 +159,28 @@ class Settings(BaseSettings):
     def wecom_configured(self) -> bool:
         """WeCom runs when both the robot's id and its secret are set."""
         return bool(self.wecom_bot_id and self.wecom_bot_secret and self.wecom_bot_secret.get_secret_value().strip())
+
+    @property
+    def dingtalk_configured(self) -> bool:
+        """DingTalk runs when the robot's Client ID and Client Secret are both set."""
+        return bool(self.dingtalk_client_id and self.dingtalk_client_secret)
+
+    @property
+    def feishu_configured(self) -> bool:
+        """Feishu runs when the app's App ID and App Secret are both set."""
+        return bool(self.feishu_app_id and self.feishu_app_secret)
+
+    @property
+    def chat_channels_configured(self) -> bool:
+        """Any messenger other than Telegram (they run in bot/channels.py)."""
+        return self.wecom_configured or self.dingtalk_configured or self.feishu_configured
+
+    @field_validator("dingtalk_openapi_endpoint", "feishu_domain")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("DINGTALK_OPENAPI_ENDPOINT and FEISHU_DOMAIN are http(s):// addresses")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod

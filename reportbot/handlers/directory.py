@@ -24,6 +24,19 @@ ROLE_NAMES = {
 }
 _TELEGRAM_ID = re.compile(r"^[1-9][0-9]{0,15}$")
 _WECOM_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# A DingTalk userid (staffId) and a Feishu open_id (ou_…); a DingTalk openConversationId (cid…, base64: + / =)
+# and a Feishu chat_id (oc_…).
+_DINGTALK_ID = re.compile(r"^[A-Za-z0-9_.@$+=/-]{1,64}$")
+_FEISHU_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CHAT_IDS = {
+    "wecom": (re.compile(r"^[A-Za-z0-9_.@-]{1,128}$"), "a WeCom chatid: letters, digits, _ . @ - only"),
+    "dingtalk": (re.compile(r"^[A-Za-z0-9_.+=/-]{1,128}$"), "a DingTalk openConversationId such as cidAbC123+/=="),
+    "feishu": (re.compile(r"^oc_[A-Za-z0-9_-]{1,125}$"), "a Feishu chat_id such as oc_a0553eda9014c201e6969b478895c230"),
+}
+_OTHER_IDS = {
+    "dingtalk": (_DINGTALK_ID, "a DingTalk userid: letters, digits, _ . @ $ + = / - only"),
+    "feishu": (_FEISHU_ID, "a Feishu open_id such as ou_7d8a6e6df7621556ce0d21922b676706"),
+}
 _GROUP_ID = re.compile(r"^-?[1-9][0-9]{0,19}$")
 
 
@@ -39,6 +52,8 @@ class NewStaff:
     telegram_id: str | None = None
     wecom_id: str | None = None
     project: str | None = None
+    dingtalk_id: str | None = None
+    feishu_id: str | None = None
 
 
 def _check_staff(entry: NewStaff) -> tuple[Role, dict[str, str]]:
@@ -59,8 +74,15 @@ def _check_staff(entry: NewStaff) -> tuple[Role, dict[str, str]]:
         if not _WECOM_ID.match(entry.wecom_id.strip()):
             raise DirectoryError(f"wecom {entry.wecom_id!r}: letters, digits, _ . @ - only")
         identities["wecom"] = entry.wecom_id.strip()
+    for channel, given in (("dingtalk", entry.dingtalk_id), ("feishu", entry.feishu_id)):
+        if given:
+            pattern, what = _OTHER_IDS[channel]
+            if not pattern.match(given.strip()):
+                raise DirectoryError(f"{channel} {given!r}: {what}")
+            identities[channel] = given.strip()
     if not identities:
-        raise DirectoryError("give --id (Telegram user id) or --wecom (WeCom userid), or both")
+        raise DirectoryError("give at least one of --id (Telegram user id), --wecom (WeCom userid), "
+                             "--dingtalk (DingTalk userid), --feishu (Feishu open_id)")
     return role, identities
 
 
@@ -101,18 +123,28 @@ async def import_staff(db: Database, entries: list[tuple[int, NewStaff]], now: d
     return added
 
 
-async def add_project(db: Database, name: str, tg_chat_id: str | None, wecom_chat_id: str | None, now: datetime) -> Project:
+async def add_project(
+    db: Database, name: str, tg_chat_id: str | None, wecom_chat_id: str | None, now: datetime, *,
+    dingtalk_chat_id: str | None = None, feishu_chat_id: str | None = None,
+) -> Project:
     name = name.strip()
     if not 1 <= len(name) <= 60:
         raise DirectoryError(f"name {name!r}: 1–60 characters")
     if tg_chat_id is not None and not _GROUP_ID.match(tg_chat_id.strip()):
         raise DirectoryError(f"chat id {tg_chat_id!r}: a Telegram chat id is a number such as -1001234567890")
+    chats = {"telegram": tg_chat_id, "wecom": wecom_chat_id, "dingtalk": dingtalk_chat_id, "feishu": feishu_chat_id}
+    chats = {channel: chat.strip() for channel, chat in chats.items() if chat and chat.strip()}
+    for channel, chat in chats.items():
+        if channel in _CHAT_IDS and not _CHAT_IDS[channel][0].match(chat):
+            raise DirectoryError(f"{channel} chat {chat!r}: {_CHAT_IDS[channel][1]}")
     async with db.uow() as uow:
         if await uow.projects.by_name(name):
             raise DirectoryError(f"project {name!r} exists already")
-        if tg_chat_id and await uow.projects.by_chat("telegram", tg_chat_id.strip()):
-            raise DirectoryError(f"chat {tg_chat_id} already belongs to another project")
-        project = await uow.projects.add(name, tg_chat_id and tg_chat_id.strip(), wecom_chat_id, now)
+        for channel, chat in chats.items():
+            if await uow.projects.by_chat(channel, chat):
+                raise DirectoryError(f"{channel} chat {chat} already belongs to another project")
+        project = await uow.projects.add(name, chats.get("telegram"), chats.get("wecom"), now,
+                                         dingtalk_chat_id=chats.get("dingtalk"), feishu_chat_id=chats.get("feishu"))
         await uow.commit()
     return project
 

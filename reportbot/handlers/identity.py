@@ -5,15 +5,16 @@ from __future__ import annotations
 from reportbot.rules.model import Project, Staff
 from reportbot.storage.uow import UnitOfWork
 
+# The chat channels, in the order a person or group is looked for on when any of them would do.
+CHAT_CHANNELS = ("telegram", "wecom", "dingtalk", "feishu")
 # The identity namespaces each channel may look a sender up in, in order. The console stands in
-# for either channel: `@101` is a Telegram id, `@zhangsan` a WeCom userid (SPEC §11).
+# for every channel: `@101` is a Telegram id, `@zhangsan` a WeCom, DingTalk or Feishu user id (SPEC §11).
 CHANNEL_NAMESPACES: dict[str, tuple[str, ...]] = {
-    "telegram": ("telegram",),
-    "wecom": ("wecom",),
-    "console": ("telegram", "wecom"),
+    **{channel: (channel,) for channel in CHAT_CHANNELS},
+    "console": CHAT_CHANNELS,
 }
 
-CHANNEL_LABELS = {"telegram": "Telegram", "wecom": "企业微信", "console": "控制台"}
+CHANNEL_LABELS = {"telegram": "Telegram", "wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书", "console": "控制台"}
 # Channels whose transport sends a picture (SendPhoto); elsewhere a QR code is given as its link.
 SHOWS_PHOTOS = frozenset({"telegram", "console"})
 
@@ -49,9 +50,7 @@ async def private_chat_of(uow: UnitOfWork, staff_id: int, channel: str) -> str |
 
 
 def group_chat(project: Project, channel: str) -> str | None:
-    """The project's group on this channel (the console, standing in for both, takes either)."""
-    if channel == "wecom":
-        return project.wecom_chat_id
-    if channel == "telegram":
-        return project.tg_chat_id
-    return project.tg_chat_id or project.wecom_chat_id
+    """The project's group on this channel (the console, standing in for every channel, takes the first)."""
+    if channel in CHAT_CHANNELS:
+        return project.chat_on(channel)
+    return next((chat for chat in map(project.chat_on, CHAT_CHANNELS) if chat), None)

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 class Incoming:
     """A text message a person wrote to the bot."""
 
-    channel: str  # "telegram", "console", later "wecom"
+    channel: str  # "telegram", "wecom", "dingtalk", "feishu", "console", "web"
     sender_id: str
     chat_id: str
     is_group: bool

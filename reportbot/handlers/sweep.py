@@ -116,7 +116,7 @@ async def plan_digests(svc: Services, now: datetime) -> None:
         return
     async with svc.db.uow() as uow:
         for project in await uow.projects.all():
-            if project.tg_chat_id or project.wecom_chat_id:
+            if project.has_group:
                 for kind, day in due:
                     await uow.reminders.plan(f"{kind}:{project.id}:{day}", kind, project.id, now)
         await uow.commit()

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 
 from reportbot.handlers.context import Services
-from reportbot.handlers.identity import group_chat, private_chat_of
+from reportbot.handlers.identity import CHAT_CHANNELS, group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.handlers.people import named_staff
 from reportbot.rules.args import parse_past_time, parse_phone_and_labels, parse_visit
@@ -21,7 +21,7 @@ from reportbot.rules.reminders import plan_for_visit
 from reportbot.storage.tables import VisitRow
 from reportbot.storage.uow import UnitOfWork
 
-GROUP_CHANNELS = ("telegram", "wecom")  # the channels a project may have a group on (identity.group_chat)
+GROUP_CHANNELS = CHAT_CHANNELS  # the channels a project may have a group on (identity.group_chat)
 
 
 @dataclass(frozen=True)

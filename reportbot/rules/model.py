@@ -111,6 +111,17 @@ class Project:
     name: str
     tg_chat_id: str | None
     wecom_chat_id: str | None
+    dingtalk_chat_id: str | None = None
+    feishu_chat_id: str | None = None
+
+    def chat_on(self, channel: str) -> str | None:
+        """The project's group chat on ``channel`` (None: it has none there)."""
+        return {"telegram": self.tg_chat_id, "wecom": self.wecom_chat_id, "dingtalk": self.dingtalk_chat_id,
+                "feishu": self.feishu_chat_id}.get(channel)
+
+    @property
+    def has_group(self) -> bool:
+        return any((self.tg_chat_id, self.wecom_chat_id, self.dingtalk_chat_id, self.feishu_chat_id))
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def _insert(dialect: str) -> Any:
 
 def _project(row: ProjectRow) -> Project:
     assert row.id is not None
-    return Project(row.id, row.name, row.tg_chat_id, row.wecom_chat_id)
+    return Project(row.id, row.name, row.tg_chat_id, row.wecom_chat_id, row.dingtalk_chat_id, row.feishu_chat_id)
 
 
 async def team_changes(session: AsyncSession, staff_ids: set[int]) -> dict[int, list[TeamChange]]:
@@ -121,16 +121,20 @@ def _staff(row: StaffRow) -> Staff:
     return Staff(row.id, row.name, row.team, Role(row.role), row.default_project_id)
 
 
-_PROJECT = "SELECT id, name, tg_chat_id, wecom_chat_id FROM project"
+_PROJECT = "SELECT id, name, tg_chat_id, wecom_chat_id, dingtalk_chat_id, feishu_chat_id FROM project"
 _PROJECT_BY_CHAT = {
     "telegram": f"{_PROJECT} WHERE tg_chat_id = $1",
     "wecom": f"{_PROJECT} WHERE wecom_chat_id = $1",
+    "dingtalk": f"{_PROJECT} WHERE dingtalk_chat_id = $1",
+    "feishu": f"{_PROJECT} WHERE feishu_chat_id = $1",
 }
 
 
 class ProjectRepository(_Repository):
-    async def add(self, name: str, tg_chat_id: str | None, wecom_chat_id: str | None, now: datetime) -> Project:
-        row = ProjectRow(name=name, tg_chat_id=tg_chat_id, wecom_chat_id=wecom_chat_id, created_at=now)
+    async def add(self, name: str, tg_chat_id: str | None, wecom_chat_id: str | None, now: datetime, *,
+                  dingtalk_chat_id: str | None = None, feishu_chat_id: str | None = None) -> Project:
+        row = ProjectRow(name=name, tg_chat_id=tg_chat_id, wecom_chat_id=wecom_chat_id,
+                         dingtalk_chat_id=dingtalk_chat_id, feishu_chat_id=feishu_chat_id, created_at=now)
         self.session.add(row)
         await self.session.flush()
         return _project(row)
@@ -159,7 +163,8 @@ class ProjectRepository(_Repository):
 
 # The sender and their default project in one statement: every private message asks for both.
 _STAFF_BY_IDENTITY = (
-    "SELECT s.id, s.name, s.team, s.role, s.default_project_id, p.id, p.name, p.tg_chat_id, p.wecom_chat_id"
+    "SELECT s.id, s.name, s.team, s.role, s.default_project_id, p.id, p.name, p.tg_chat_id, p.wecom_chat_id,"
+    " p.dingtalk_chat_id, p.feishu_chat_id"
     " FROM staff_identity AS i JOIN staff AS s ON s.id = i.staff_id"
     " LEFT JOIN project AS p ON p.id = s.default_project_id"
     " WHERE i.channel = $1 AND i.external_id = $2"

@@ -24,6 +24,8 @@ class ProjectRow(SQLModel, table=True):
     name: str = Field(max_length=60, unique=True)
     tg_chat_id: str | None = Field(default=None, max_length=64, unique=True)
     wecom_chat_id: str | None = Field(default=None, max_length=128, unique=True)
+    dingtalk_chat_id: str | None = Field(default=None, max_length=128, unique=True)
+    feishu_chat_id: str | None = Field(default=None, max_length=128, unique=True)
     created_at: datetime = Field(sa_column=_utc())
 
 

@@ -77,6 +77,39 @@ def test_a_good_csv_imports_every_row(tmp_path: Path) -> None:
     assert "wecom=lisi" in reportbot("staff", "list", db=db).stdout
 
 
+def test_dingtalk_and_feishu_identities_and_groups_are_added_imported_and_listed(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    added = reportbot("project", "add", "--name", "森林半岛", "--dingtalk-chat", "cidQ7kZ2+Ab/Cd==", "--feishu-chat",
+                      "oc_a0553eda9014c201e6969b478895c230", db=db)
+    assert added.returncode == 0, added.stderr
+    both = reportbot("staff", "add", "--dingtalk", "manager4521", "--feishu", "ou_7d8a6e6d", "--name", "李四",
+                     "--team", "飞虎队", "--role", "canvasser", "--project", "森林半岛", db=db)
+    assert both.returncode == 0, both.stderr
+    csv_file = tmp_path / "staff.csv"
+    csv_file.write_text("name,team,role,project,dingtalk,feishu\n王五,猛虎队,canvasser,森林半岛,wangwu02,\n"
+                        "赵敏,案场,assistant,森林半岛,,ou_9f8e\n", "utf-8")
+    imported = reportbot("staff", "import", str(csv_file), db=db)
+    assert imported.returncode == 0 and "imported 2 staff" in imported.stdout, imported.stderr
+    listing = reportbot("staff", "list", db=db).stdout
+    assert "李四\t飞虎队\tcanvasser\tdingtalk=manager4521 feishu=ou_7d8a6e6d" in listing
+    assert "dingtalk=wangwu02" in listing and "feishu=ou_9f8e" in listing
+    projects = reportbot("project", "list", db=db).stdout
+    assert "dingtalk=cidQ7kZ2+Ab/Cd==\tfeishu=oc_a0553eda9014c201e6969b478895c230" in projects
+
+
+def test_bad_dingtalk_and_feishu_ids_are_named_and_nothing_is_added(tmp_path: Path) -> None:
+    db = tmp_path / "ledger.db"
+    bad_chat = reportbot("project", "add", "--name", "森林半岛", "--feishu-chat", "group one", db=db)
+    assert bad_chat.returncode != 0 and "feishu chat 'group one'" in bad_chat.stderr and "oc_" in bad_chat.stderr
+    assert reportbot("project", "add", "--name", "森林半岛", "--dingtalk-chat", "cidA==", db=db).returncode == 0
+    taken = reportbot("project", "add", "--name", "湖畔", "--dingtalk-chat", "cidA==", db=db)
+    assert taken.returncode != 0 and "dingtalk chat cidA== already belongs to another project" in taken.stderr
+    bad_id = reportbot("staff", "add", "--feishu", "欧阳", "--name", "李四", "--team", "飞虎队", "--role", "canvasser", db=db)
+    assert bad_id.returncode != 0 and "feishu '欧阳'" in bad_id.stderr
+    assert reportbot("staff", "list", db=db).stdout == ""
+    assert "湖畔" not in reportbot("project", "list", db=db).stdout
+
+
 def test_run_without_a_token_says_how_to_get_one_and_offers_the_console(tmp_path: Path) -> None:
     result = reportbot("run", db=tmp_path / "ledger.db")
     assert result.returncode == 0, result.stderr

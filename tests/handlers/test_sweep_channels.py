@@ -56,3 +56,34 @@ async def test_the_digest_goes_to_the_projects_group_on_every_running_channel(sv
     await report(svc, "lisi", report_text())
     due = await sweep(svc, local("2026-11-23 21:00"), ("telegram", "wecom"))
     assert sends(due, "报备日报") == [("telegram", TG_GROUP), ("wecom", WECOM_GROUP)]
+
+
+DT_GROUP, FS_GROUP = "cidGROUP==", "oc_group"
+FOUR = ("telegram", "wecom", "dingtalk", "feishu")
+
+
+async def office_on_four(svc: Services) -> None:
+    """One project with a group on each of the four messengers; each canvasser on one of them."""
+    at = local("2026-11-20 09:00")
+    await directory.add_project(svc.db, "森林半岛", TG_GROUP, WECOM_GROUP, at, dingtalk_chat_id=DT_GROUP,
+                                feishu_chat_id=FS_GROUP)
+    for name, ids in (("李四", {"dingtalk_id": "li4521"}), ("王五", {"feishu_id": "ou_wang"}),
+                      ("赵六", {"wecom_id": "zhaoliu"}), ("钱七", {"telegram_id": "107"})):
+        await directory.add_staff(svc.db, NewStaff(name, "飞虎队", "canvasser", project="森林半岛", **ids), at)
+
+
+async def test_a_canvasser_on_dingtalk_or_feishu_is_reminded_there(svc: Services) -> None:
+    await office_on_four(svc)
+    await handle_message(Incoming("dingtalk", "li4521", "li4521", False, report_text(), local("2026-11-23 10:00")), svc)
+    text = report_text(customer="刘女士", phone="139***12345", who="王五")
+    await handle_message(Incoming("feishu", "ou_wang", "ou_wang", False, text, local("2026-11-23 10:00")), svc)
+    due = sends(await sweep(svc, local("2026-11-24 09:00"), FOUR))
+    assert ("dingtalk", "li4521") in due and ("feishu", "ou_wang") in due
+    assert not {chat for _, chat in due} & {"107", "zhaoliu"}  # nothing for those with nothing due
+
+
+async def test_the_digest_goes_to_the_group_on_each_of_the_four_messengers(svc: Services) -> None:
+    await office_on_four(svc)
+    await handle_message(Incoming("dingtalk", "li4521", "li4521", False, report_text(), local("2026-11-23 10:00")), svc)
+    due = await sweep(svc, local("2026-11-23 21:00"), FOUR)
+    assert sends(due, "报备日报") == sorted(zip(FOUR, (TG_GROUP, WECOM_GROUP, DT_GROUP, FS_GROUP), strict=True))
