@@ -1,18 +1,16 @@
 """What the messengers' long-connection transports share (WeCom, DingTalk, Feishu): spool, worker, outbox.
 
-Each of them hands a callback out over a connection the bot opened, and each re-sends only what was not
-acknowledged. So every callback is first appended to a local spool file and synced (bot/spool.py) — only
-then is it acknowledged (DingTalk, Feishu: ``arrive`` returns once it is on disk) — and handled in arrival
-order, once (its delivery key). While the database is away the worker waits (however long; bot/faults.py)
-and new callbacks pile up in the spool; a person kept waiting is told once that their message is in.
+Each hands a callback out over a connection the bot opened and re-sends only what was not acknowledged.
+So every callback is first appended to a local spool file and synced (bot/spool.py) — only then may it be
+acknowledged (``arrive``'s future) — and handled in arrival order, once (its delivery key). While the
+database is away the worker waits (bot/faults.py) and callbacks pile up in the spool; a person kept
+waiting is told once that their message is in. Answers go out through a line per chat under the
+messenger's limits (bot/chat_queues.py), a group that falls behind getting its cards gathered
+(bot/lines.py); stored answers (handlers/delivery.py) are marked sent once out, and those left unsent —
+by a crash, a stop, an outage or another process — go out at the next chance, once.
 
-Answers go out through one line per chat under the messenger's limits (bot/chat_queues.py), a group that
-falls behind getting its report cards gathered (bot/lines.py). Answers stored in the outbox
-(handlers/delivery.py) are marked sent once they went out, and those left unsent — by a crash, a stop, an
-outage, or another process (`reportbot web`) — are sent at the next chance, once.
-
-A subclass says how a frame reads (``parse``, ``delivery_key``), how it is handled (``handle``), how an
-answer goes out (``deliver``), and runs the connection (``run_link``).
+A subclass says how a frame reads (``parse``, ``delivery_key``), how an answer goes out (``deliver``), and
+runs the connection (``run_link``).
 """
 
 from __future__ import annotations
@@ -121,8 +119,8 @@ class SpooledTransport(ABC):
     async def deliver(self, item: Outgoing) -> None:
         """Send one answer (raises when it did not go out: it is tried again)."""
 
-    @abstractmethod
-    async def wait_connected(self) -> None: ...
+    async def wait_connected(self) -> None:
+        """What a send waits for first (WeCom: the connection; the OpenAPI of the others needs none)."""
 
     @property
     @abstractmethod
@@ -154,8 +152,7 @@ class SpooledTransport(ABC):
         # What was left unsent is queued before any new callback is handled: a callback handled while
         # the stored answers were being read had its answer read too, and sent twice.
         await through_outages(self.watch, self.resend_unsent, f"{self.label}: sending the answers left unsent")
-        left = self.spool.load()  # spooled by an earlier run and never handled: first, in their order
-        if left:
+        if left := self.spool.load():  # spooled by an earlier run and never handled: first, in their order
             log.warning("%s: handling %d callbacks spooled before the last stop", self.label, len(left))
         for entry in left:
             self._enqueue(Waiting(entry, None, time.monotonic(), self._key(entry), waited=True))
@@ -190,14 +187,10 @@ class SpooledTransport(ABC):
             await self._spool([first, *self._take_arrivals()])
 
     def _take_arrivals(self) -> list[Arrival]:
-        taken = []
-        while not self._arrivals.empty():
-            taken.append(self._arrivals.get_nowait())
-        return taken
+        return [self._arrivals.get_nowait() for _ in range(self._arrivals.qsize())]
 
     async def _spool_what_arrived(self) -> None:
-        arrived = self._take_arrivals()
-        if arrived:
+        if arrived := self._take_arrivals():
             await self._spool(arrived)
 
     async def _spool(self, arrived: list[Arrival]) -> None:
@@ -314,8 +307,7 @@ class SpooledTransport(ABC):
 
     async def resend_unsent(self) -> None:
         """Answers recorded before a crash or stop but not known to have gone out are sent first."""
-        pending = await delivery.unsent(self.services.db, self.channel)
-        if pending:
+        if pending := await delivery.unsent(self.services.db, self.channel):
             log.warning("%s: sending %d stored answers left unsent", self.label, len(pending))
         self._queue_later(pending)
 
@@ -346,8 +338,7 @@ class SpooledTransport(ABC):
         unjournaled, self._unjournaled = self._unjournaled, {}
         for outbox_id, failed in unjournaled.items():
             await self._journal(outbox_id, failed=failed)
-        orphans = self._not_held(await delivery.unsent(self.services.db, self.channel))
-        if orphans:
+        if orphans := self._not_held(await delivery.unsent(self.services.db, self.channel)):
             log.warning("%s: sending %d stored answers an outage left unsent", self.label, len(orphans))
             self._queue_later(orphans)
 
@@ -365,16 +356,13 @@ class SpooledTransport(ABC):
                 as_reply = reply if isinstance(action, Send) and action.chat_id == reply_chat else None
                 self.put(Outgoing(action, as_reply, queued.outbox_id))
             elif queued.outbox_id is not None:  # a robot cannot delete a member's message: nothing to send
-                self._spawn(self._journal(queued.outbox_id, failed=False))
+                task = asyncio.create_task(self._journal(queued.outbox_id, failed=False))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     def put(self, item: Outgoing) -> None:
         self._held.update(item.outbox_ids)
         self.outbox.put(item)
-
-    def _spawn(self, work: Any) -> None:
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _journal(self, outbox_id: int | None, *, failed: bool) -> None:
         """Mark a stored answer sent (or failed for good). While the database is away it is remembered and

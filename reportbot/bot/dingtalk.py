@@ -168,9 +168,6 @@ class DingTalkTransport(SpooledTransport):
     def connected(self) -> bool:
         return self._up.is_set()
 
-    async def wait_connected(self) -> None:
-        """The OpenAPI needs no connection; only a token, fetched when sending."""
-
     async def run_link(self, stop: asyncio.Event) -> None:
         pause = self.options.backoff_first
         while not stop.is_set():

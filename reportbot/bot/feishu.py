@@ -210,9 +210,6 @@ class FeishuTransport(SpooledTransport):
     def connected(self) -> bool:
         return self.link.connected
 
-    async def wait_connected(self) -> None:
-        """The OpenAPI needs no connection; only a token, fetched when sending."""
-
     async def run_link(self, stop: asyncio.Event) -> None:
         try:
             await self.link.run(stop)
