@@ -52,6 +52,10 @@ class Options:
     domain: str = "https://open.feishu.cn"
     backoff_first: float = 1.0
     backoff_max: float = 60.0
+    # The SDK gives up for good after the reconnect count Feishu sets, and before Feishu has configured it
+    # it waits up to 30 s and then 120 s between tries: a connection down this long gets a fresh client.
+    stuck_after: float = 300.0
+    watch_every: float = 5.0
 
 
 class OpenApi:
@@ -167,15 +171,33 @@ class FeishuLink:
         self._bot_loop = asyncio.get_running_loop()
         thread = threading.Thread(target=self._serve, name="feishu-ws", daemon=True)
         thread.start()
-        await stop.wait()
+        down_since: float | None = None
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.options.watch_every)
+            except TimeoutError:
+                pass
+            if self.connected or stop.is_set():
+                down_since = None
+            elif down_since is None:
+                down_since = time.monotonic()
+            elif time.monotonic() - down_since > self.options.stuck_after:
+                log.warning("Feishu: no connection for %.0f s; starting a fresh client", time.monotonic() - down_since)
+                down_since = None
+                self._stop_sdk()
         self._stopping.set()
+        self._stop_sdk()
+        await asyncio.to_thread(thread.join, 10)
+
+
+    def _stop_sdk(self) -> None:
+        """start() returns; the thread then closes the connection (_close) and, unless stopping, starts anew."""
         loop = self._sdk_loop
         if loop is not None:
-            try:  # start() returns; the thread then closes the connection (_close)
+            try:
                 loop.call_soon_threadsafe(loop.stop)
             except RuntimeError:  # its loop is already closed
                 pass
-        await asyncio.to_thread(thread.join, 10)
 
 
 def _close(loop: asyncio.AbstractEventLoop, client: Any) -> None:

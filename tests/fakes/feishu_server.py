@@ -33,6 +33,7 @@ class FakeFeishu(FakeMessenger):
         self.events: dict[str, bytes] = {}  # every frame pushed, by message_id
         self.cards_by_id: dict[str, str] = {}  # a card's message_id → its chat
         self._seq = 0
+        self.busy = 0  # endpoint requests still to answer "system busy" (as Feishu does when it is)
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/callback/ws/endpoint", self._endpoint)
@@ -45,6 +46,9 @@ class FakeFeishu(FakeMessenger):
 
     async def _endpoint(self, request: web.Request) -> web.Response:
         body = await request.json()
+        if self.busy > 0:
+            self.busy -= 1
+            return web.json_response({"code": 1, "msg": "system busy"})
         if body.get("AppID") != self.app_id or body.get("AppSecret") != self.secret:
             return web.json_response({"code": 1000040344, "msg": "invalid app credentials"})
         url = f"ws://127.0.0.1:{self.port}/ws?device_id=dev{self.connections + 1}&service_id={SERVICE_ID}"
