@@ -32,7 +32,8 @@ from reportbot.bot.spool import Spool, Spooled
 from reportbot.handlers import cards, deadletters, delivery
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
-from reportbot.handlers.messages import Action, Edit, Incoming, Press, Send
+from reportbot.handlers.identity import CHANNEL_LABELS
+from reportbot.handlers.messages import Action, Edit, Incoming, Press, Send, SendDocument
 from reportbot.handlers.router import handle_message
 from reportbot.scheduler.clock import Clock
 from reportbot.storage.health import Verdict, is_outage
@@ -133,10 +134,6 @@ class SpooledTransport(ABC):
     def reply_to(self, context: object | None, frame: Frame) -> object | None:
         """What an answer in the sender's chat may be a reply on (None: pushed)."""
         return None
-
-    def later(self, action: Action) -> Action:
-        """An answer sent later than when it was made (after a restart or an outage)."""
-        return action
 
     # -- in: every callback is spooled (bot/spool.py), then handled in arrival order, one at a time --
 
@@ -309,10 +306,7 @@ class SpooledTransport(ABC):
         """Answers recorded before a crash or stop but not known to have gone out are sent first."""
         if pending := await delivery.unsent(self.services.db, self.channel):
             log.warning("%s: sending %d stored answers left unsent", self.label, len(pending))
-        self._queue_later(pending)
-
-    def _queue_later(self, pending: Sequence[delivery.Queued]) -> None:
-        self._queue([delivery.Queued(self.later(q.action), q.outbox_id) for q in pending], None, None)
+        self._queue(pending, None, None)
 
     def _not_held(self, pending: Sequence[delivery.Queued]) -> list[delivery.Queued]:
         return [q for q in pending if q.outbox_id not in self._held and q.outbox_id not in self._unjournaled]
@@ -330,7 +324,7 @@ class SpooledTransport(ABC):
                 continue
             if foreign:
                 log.info("%s: sending %d answers stored by another process", self.label, len(foreign))
-                self._queue_later(foreign)
+                self._queue(foreign, None, None)
 
     async def _after_outage(self) -> None:
         """Once the database is back: record what was sent meanwhile, then send what an outage left stored
@@ -340,7 +334,7 @@ class SpooledTransport(ABC):
             await self._journal(outbox_id, failed=failed)
         if orphans := self._not_held(await delivery.unsent(self.services.db, self.channel)):
             log.warning("%s: sending %d stored answers an outage left unsent", self.label, len(orphans))
-            self._queue_later(orphans)
+            self._queue(orphans, None, None)
 
     # -- out --
 
@@ -355,6 +349,10 @@ class SpooledTransport(ABC):
             if isinstance(action, Send | Edit):
                 as_reply = reply if isinstance(action, Send) and action.chat_id == reply_chat else None
                 self.put(Outgoing(action, as_reply, queued.outbox_id))
+            elif isinstance(action, SendDocument):  # these robots send no files: the caption, and where to get it
+                text = self.services.render("file_not_sent.j2", caption=action.caption, web=self.services.web is not None,
+                                            channel=CHANNEL_LABELS.get(self.channel, self.channel))
+                self.put(Outgoing(Send(action.chat_id, text), None, queued.outbox_id))
             elif queued.outbox_id is not None:  # a robot cannot delete a member's message: nothing to send
                 task = asyncio.create_task(self._journal(queued.outbox_id, failed=False))
                 self._tasks.add(task)

@@ -92,10 +92,6 @@ class WeComTransport(SpooledTransport):
     def reply_to(self, context: object | None, frame: Frame) -> object | None:
         return Reply(context, frame) if isinstance(context, WSClient) else None
 
-    def later(self, action: Action) -> Action:
-        """The 5-second window to update a card in place is gone: the card is posted anew."""
-        return _as_new_card(action) if isinstance(action, Edit) else action
-
     async def on_press(self, press: Press, frame: Frame, context: object | None) -> None:
         """A card button press decides, once per msgid; the card is updated on the event's req_id at once."""
         handled = await delivery.handle_once(self.services.db, press, lambda: handle_press(press, self.services))
@@ -114,7 +110,7 @@ class WeComTransport(SpooledTransport):
     async def deliver(self, item: Outgoing) -> None:
         """A reply on the callback while its connection lives; a push otherwise."""
         send, reply = item.action, item.reply
-        if isinstance(send, Edit):  # an update that could not be made in place: a new card
+        if isinstance(send, Edit):  # an update sent later than its press (5 seconds): a new card
             send = _as_new_card(send)
         client = self.link.client
         if isinstance(reply, Reply) and client is reply.client and client.is_connected:

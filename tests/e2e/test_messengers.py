@@ -37,6 +37,7 @@ class Messenger:
     li: str  # canvasser 李四 (飞虎队)
     wang: str  # canvasser 王五 (猛虎队)
     zhao: str  # assistant 赵敏
+    chen: str  # manager 陈经理
     make: Callable[[], Fake]
 
     @property
@@ -56,9 +57,9 @@ def messenger_keys(fake: Fake) -> dict[str, str]:
 
 
 DINGTALK = Messenger("dingtalk", "钉钉", "cidQ7kZ2sJ9xYw+Ab/Cd==", "cidOTHER", "manager4521", "wangwu02", "zhaomin03",
-                     FakeDingTalk)
+                     "chenjl05", FakeDingTalk)
 FEISHU = Messenger("feishu", "飞书", "oc_a0553eda9014c201e6969b478895c230", "oc_other",
-                   "ou_7d8a6e6df7621556ce0d21922b676706", "ou_2b3c", "ou_9f8e", FakeFeishu)
+                   "ou_7d8a6e6df7621556ce0d21922b676706", "ou_2b3c", "ou_9f8e", "ou_c4e5", FakeFeishu)
 
 
 @pytest.fixture(scope="module", params=[DINGTALK, FEISHU], ids=lambda m: m.name)
@@ -74,6 +75,7 @@ def registered(messenger: Messenger, tmp_path_factory: pytest.TempPathFactory) -
         ("staff", "add", flag, messenger.li, "--name", "李四", "--team", "飞虎队", "--role", "canvasser", "--project", "森林半岛"),
         ("staff", "add", flag, messenger.wang, "--name", "王五", "--team", "猛虎队", "--role", "canvasser", "--project", "森林半岛"),
         ("staff", "add", flag, messenger.zhao, "--name", "赵敏", "--team", "案场", "--role", "assistant", "--project", "森林半岛"),
+        ("staff", "add", flag, messenger.chen, "--name", "陈经理", "--team", "案场", "--role", "manager", "--project", "森林半岛"),
     ])
 
 
@@ -228,3 +230,12 @@ async def test_a_burst_within_the_messengers_limit_loses_nothing(office: Office)
         assert len(office.fake.cards(office.m.group)) == 24
     receipts = [t for who in (office.m.li, office.m.wang) for t in office.fake.texts_to(who) if "回执号" in t]
     assert len(receipts) == 24
+
+
+async def test_export_says_where_to_get_the_workbook_as_these_robots_send_no_files(office: Office) -> None:
+    await office.fake.say(office.m.li, report_text())
+    await office.answer_to(office.m.li)
+    await office.fake.say(office.m.chen, "/export")
+    answer = await office.answer_to(office.m.chen)
+    assert "报备台账" in answer.text and "报备 1 条" in answer.text, answer.text
+    assert f"{office.m.label}上机器人暂时不能发送文件" in answer.text and "reportbot export" in answer.text
