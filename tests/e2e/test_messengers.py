@@ -193,6 +193,23 @@ async def test_a_dropped_connection_is_opened_again_and_nothing_is_lost(office: 
     assert office.fake.unacked() == []
 
 
+async def test_a_drop_mid_burst_loses_no_report_and_answers_each_once(office: Office) -> None:
+    """The connection cut right after a message was pushed, before its acknowledgement could arrive: the
+    messenger sends it again on the next connection, and it is recorded and answered once."""
+    for n in range(8):
+        await office.fake.say(office.m.li, report_text(customer=customer(n), phone=f"139***{n + 20000:05d}"))
+        if n == 3:
+            await office.fake.drop()
+            await office.fake.wait_connected(2)
+    await office.fake.wait(lambda: len([t for t in office.fake.texts_to(office.m.li) if "报备已登记" in t]) >= 8,
+                           what="8 receipts")
+    await office.fake.say(office.m.li, "/mine")
+    await office.fake.wait(lambda: any("报备已登记" not in t for t in office.fake.texts_to(office.m.li)), what="/mine")
+    receipts = [RECEIPT.search(t).group() for t in office.fake.texts_to(office.m.li) if "报备已登记" in t]  # type: ignore[union-attr]
+    assert len(receipts) == len(set(receipts)) == 8
+    assert office.bot.count(REPORTS) == 8 and office.fake.unacked() == []
+
+
 async def test_a_callback_taken_but_unanswered_at_a_kill_is_answered_after_the_restart(office: Office) -> None:
     """Acknowledged once spooled: a kill right after loses nothing, and the next start records it once. Its
     receipt arrives; twice only if the kill fell between sending it and recording it as sent (at least once)."""

@@ -3,7 +3,7 @@
 The bot reaches it through DINGTALK_OPENAPI_ENDPOINT. Frames are those the SDK (dingtalk-stream 0.24.3)
 reads and acknowledges: ``{"specVersion", "type": "CALLBACK", "headers": {"messageId", "topic", …},
 "data": "<json>"}``; an ack is ``{"code", "headers": {"messageId"}, "message", "data"}``. A frame not
-acknowledged stays pending (``unacked``) and a test may send it again, as DingTalk does.
+acknowledged stays pending (``unacked``) and is sent again on the next connection, as DingTalk does.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ class FakeDingTalk(FakeMessenger):
         self.sockets.append(socket)
         self.connections += 1
         self.notify()
+        for message_id in self.unacked():  # DingTalk sends again what was not acknowledged
+            await socket.send_str(json.dumps(self.frames[message_id], ensure_ascii=False))
         async for message in socket:
             ack = json.loads(message.data)
             self.acks[ack["headers"]["messageId"]] = int(ack["code"])

@@ -61,6 +61,8 @@ class FakeFeishu(FakeMessenger):
         self.sockets.append(socket)
         self.connections += 1
         self.notify()
+        for message_id in self.unacked():  # Feishu sends again what was not acknowledged
+            await socket.send_bytes(self.events[message_id])
         async for message in socket:
             if message.type != WSMsgType.BINARY:
                 continue
