@@ -127,7 +127,7 @@ class OpenApi:
         return got
 
 
-class _Spooling(CallbackHandler):
+class _Spooling(CallbackHandler):  # type: ignore[misc]  # dingtalk-stream ships no types: its classes are Any
     """An SDK callback handler that hands the frame to the transport and acknowledges once it is spooled."""
 
     def __init__(self, transport: DingTalkTransport, topic: str) -> None:

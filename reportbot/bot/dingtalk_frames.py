@@ -36,8 +36,8 @@ def spooled(topic: str, message_id: str | None, data: dict[str, Any]) -> Frame:
 def delivery_key(frame: Frame) -> str | None:
     """A message by its msgId (DingTalk re-sends what was not acknowledged, with the same msgId); a card press
     by the Stream frame's messageId."""
-    data = frame.get("data") if isinstance(frame.get("data"), dict) else {}
-    if frame.get("topic") == MESSAGE_TOPIC and data.get("msgId"):
+    data = frame.get("data")
+    if frame.get("topic") == MESSAGE_TOPIC and isinstance(data, dict) and data.get("msgId"):
         return f"{CHANNEL}:{data['msgId']}"
     if frame.get("messageId"):
         return f"{CHANNEL}:frame:{frame['messageId']}"

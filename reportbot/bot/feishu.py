@@ -247,13 +247,11 @@ class FeishuTransport(SpooledTransport):
     async def deliver(self, item: Outgoing) -> None:
         action = item.action
         if isinstance(action, Edit):
-            content = json.dumps(frames.card(action.text, action.buttons), ensure_ascii=False)
-            await self.api.call("PATCH", f"/open-apis/im/v1/messages/{action.message_id}", {"content": content})
+            card = json.dumps(frames.card(action.text, action.buttons), ensure_ascii=False)
+            await self.api.call("PATCH", f"/open-apis/im/v1/messages/{action.message_id}", {"content": card})
             return
-        if action.buttons:
-            kind, content = "interactive", frames.card(action.text, action.buttons)
-        else:
-            kind, content = "text", {"text": action.text}
+        content: dict[str, Any] = frames.card(action.text, action.buttons) if action.buttons else {"text": action.text}
+        kind = "interactive" if action.buttons else "text"
         body = {"receive_id": action.chat_id, "msg_type": kind, "content": json.dumps(content, ensure_ascii=False)}
         await self.api.call("POST", f"/open-apis/im/v1/messages?receive_id_type={frames.receive_id_type(action.chat_id)}",
                             body)

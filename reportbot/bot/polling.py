@@ -62,7 +62,7 @@ class Trouble(Protocol):
 
     def handled(self, update: Any) -> None: ...
 
-    async def until_database(self, stop: asyncio.Event, timeout: float) -> bool:
+    async def until_database(self, stop: asyncio.Event | None, timeout: float) -> bool:
         """Wait at most ``timeout`` seconds for the database to answer again; True once it does."""
 
 

@@ -428,6 +428,8 @@ class TelegramTransport:
     async def _deliver(self, action: Action) -> None:
         """Send one action; while Telegram is unreachable or answers garbage, keep trying this chat's
         queue (other chats go on); a refusal (bad request, blocked, no rights) is final at once."""
+        if isinstance(action, Alert):  # an alert answers a press at once (on_press); it is never queued
+            return
         delay = 1.0
         while True:
             try:

@@ -160,12 +160,12 @@ def _headed(request: web.Request, response: web.StreamResponse) -> web.StreamRes
 
 def web_app(services: Services, clock: Clock, *, secure_cookies: bool, route: Route | None = None) -> web.Application:
     """The aiohttp application of the web (served by ``serve_web``, or by a test)."""
-    from reportbot.bot.web import pages, sessions
+    from reportbot.bot.web import routes, sessions
 
     state = Web(services, clock, secure_cookies, route or (lambda answers: None))
     app = web.Application(middlewares=[security_headers, sessions.middleware], client_max_size=256 * 1024)
     app[WEB] = state
-    pages.add_routes(app)
+    routes.add_routes(app)
     app.router.add_static("/static/", STATIC, show_index=False, append_version=False)
     return app
 
