@@ -109,7 +109,9 @@ async def serve(
     if web_runner is not None:
         await web_runner.cleanup()
     if messenger_tasks:
-        await asyncio.gather(*messenger_tasks)
+        for ended in await asyncio.gather(*messenger_tasks, return_exceptions=True):  # one failing stops no other
+            if isinstance(ended, BaseException):
+                log.error("a messenger stopped with an error: %r", ended)
     if telegram_task is not None:
         telegram_stop.set()
         await telegram_task  # sends what is queued, then closes the database

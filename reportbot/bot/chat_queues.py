@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from reportbot.bot.lines import Gathering, Lines, Pace, send_taken
+from reportbot.handlers.messages import Edit, Send
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,31 @@ class RateLimit:
         self.record(chat)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One answer in a chat's line: a message, or an edit of one; ``reply`` what the channel may answer it on."""
+
+    action: Send | Edit
+    reply: object | None = None
+    outbox_id: int | None = None  # the stored answer (handlers.delivery), marked sent once it went out
+    also: tuple[int, ...] = ()  # a gathered card: the other stored answers (cards) it stands for
+    # The same on every try of this item: a messenger that de-duplicates sends by a key of ours (DingTalk's
+    # cardBizId, Feishu's uuid) then posts it once, should a try go through without its answer coming back.
+    key: str = field(default_factory=lambda: secrets.token_hex(10), compare=False)
+
+    @property
+    def outbox_ids(self) -> tuple[int, ...]:
+        return (() if self.outbox_id is None else (self.outbox_id,)) + self.also
+
+    @property
+    def chat_id(self) -> str:
+        return self.action.chat_id
+
+    @property
+    def card_of(self) -> int | None:
+        return self.action.card_of if isinstance(self.action, Send) else None
+
+
 class HasChat(Protocol):
     @property
     def chat_id(self) -> str: ...
@@ -74,10 +101,17 @@ T = TypeVar("T", bound=HasChat)
 
 @dataclass
 class Retry:
-    """How often, and after what pause, a failed send is tried again (the pause waits for the connection)."""
+    """How often, and after what pause, a failed send is tried again (the pause waits for the connection).
+    ``attempts`` None: until it goes through — for a messenger reached over HTTP, whose outage may last longer
+    than a few tries; only a ``Refused`` send is given up at once."""
 
-    attempts: int = 6
+    attempts: int | None = 6
     first_pause: float = 1.0
+    longest_pause: float = 30.0
+
+
+class Refused(Exception):
+    """The messenger refused the message for good (a bad request, no such chat): trying again cannot help."""
 
 
 class ChatQueues(Generic[T]):
@@ -125,7 +159,9 @@ class ChatQueues(Generic[T]):
 
     async def _deliver(self, item: T) -> None:
         pause = self._retry.first_pause
-        for attempt in range(1, self._retry.attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             await self._ready()
             await self._limit.acquire(item.chat_id)
             try:
@@ -133,15 +169,15 @@ class ChatQueues(Generic[T]):
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 — whatever failed, the message is tried again
-                if attempt == self._retry.attempts:
+            except Exception as exc:  # noqa: BLE001 — whatever failed, the message is tried again unless refused
+                if isinstance(exc, Refused) or attempt == self._retry.attempts:
                     log.error("giving up on a message to %s after %d attempts: %s", item.chat_id, attempt, exc)
                     if self._gave_up is not None:
                         await self._gave_up(item)
                     return
-                log.warning("sending to %s failed (%s); trying again", item.chat_id, exc)
+                log.warning("sending to %s failed (%s); trying again in %.0f s", item.chat_id, exc, pause)
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, 30.0)
+                pause = min(pause * 2, self._retry.longest_pause)
 
     async def drain(self) -> None:
         await self._lines.drain()

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reportbot.bot.chat_queues import ChatQueues, RateLimit
+from reportbot.bot.chat_queues import ChatQueues, Outgoing, RateLimit, Retry
 from reportbot.bot.faults import Faults, Patience, Step, through_outages
 from reportbot.bot.lines import Gathering, Pace
 from reportbot.bot.spool import Spool, Spooled
@@ -40,28 +40,6 @@ from reportbot.storage.health import Verdict, is_outage
 
 log = logging.getLogger(__name__)
 Frame = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """One answer in a chat's line: a message, or an edit of one; ``reply`` what the channel may answer it on."""
-
-    action: Send | Edit
-    reply: object | None = None
-    outbox_id: int | None = None  # the stored answer (handlers.delivery), marked sent once it went out
-    also: tuple[int, ...] = ()  # a gathered card: the other stored answers (cards) it stands for
-
-    @property
-    def outbox_ids(self) -> tuple[int, ...]:
-        return (() if self.outbox_id is None else (self.outbox_id,)) + self.also
-
-    @property
-    def chat_id(self) -> str:
-        return self.action.chat_id
-
-    @property
-    def card_of(self) -> int | None:
-        return self.action.card_of if isinstance(self.action, Send) else None
 
 
 @dataclass
@@ -83,14 +61,15 @@ class SpooledTransport(ABC):
     channel: str = ""
     label: str = ""  # the messenger's name in logs
 
-    def __init__(self, services: Services, clock: Clock, spool: Path, limit: RateLimit, *, gathered_most: int) -> None:
+    def __init__(self, services: Services, clock: Clock, spool: Path, limit: RateLimit, *, gathered_most: int,
+                 retry: Retry | None = None) -> None:
         self.services = services
         self.clock = clock
         self.limit = limit
         count, period = limit.limits[0]  # a conversation's limit
         gathering = Gathering.behind_limit(count, period, most=gathered_most)
         self.outbox: ChatQueues[Outgoing] = ChatQueues(
-            self.deliver_and_journal, limit, self.wait_connected, self._gave_up, combine=self._gather,
+            self.deliver_and_journal, limit, self.wait_connected, self._gave_up, retry, combine=self._gather,
             card_of=lambda item: item.card_of, gathering=gathering, name=self.channel,
             pace=Pace(count, period, burst=gathering.after, clock=limit.clock, sleep=limit.sleep),
         )
@@ -126,6 +105,11 @@ class SpooledTransport(ABC):
     @property
     @abstractmethod
     def connected(self) -> bool: ...
+
+    @property
+    def can_send(self) -> bool:
+        """Whether what is queued can go out now (at a stop: worth waiting for). WeCom sends on its connection."""
+        return self.connected
 
     @abstractmethod
     async def run_link(self, stop: asyncio.Event) -> None:
@@ -166,7 +150,7 @@ class SpooledTransport(ABC):
             await asyncio.gather(worker, others, return_exceptions=True)
             await self.patience.close()
             # Stored answers not sent now are sent at the next start; without a connection, none can be.
-            await self.outbox.close(timeout=10.0 if self.connected else 0.0)
+            await self.outbox.close(timeout=10.0 if self.can_send else 0.0)
             link_stop.set()
             await link
             await self._spool_what_arrived()  # callbacks that came meanwhile are kept for the next start
@@ -198,10 +182,13 @@ class SpooledTransport(ABC):
         except OSError:  # a full disk: the database may still take them; a crash now would lose them
             on_disk = False
             log.exception("%s: could not spool %d callbacks; handling them unspooled", self.label, len(entries))
-        for entry, (_, context, _, since, _, spooled) in zip(entries, arrived, strict=True):
-            self._enqueue(Waiting(entry, context, since, self._key(entry)))
-            if spooled is not None and not spooled.done():
-                spooled.set_result(on_disk)
+        try:
+            for entry, (_, context, _, since, _, _) in zip(entries, arrived, strict=True):
+                self._enqueue(Waiting(entry, context, since, self._key(entry)))
+        finally:  # the acks wait on these: never leave one unresolved
+            for *_, spooled in arrived:
+                if spooled is not None and not spooled.done():
+                    spooled.set_result(on_disk)
 
     def _enqueue(self, item: Waiting) -> None:
         self._queued[item.entry.seq] = item
@@ -387,7 +374,7 @@ class SpooledTransport(ABC):
         card = await cards.gather(self.services, self.channel, chat, [item.card_of or 0 for item in items],
                                   self.clock.now())
         ids = [outbox_id for item in items for outbox_id in item.outbox_ids]
-        return Outgoing(card, None, ids[0] if ids else None, tuple(ids[1:]))
+        return Outgoing(card, None, ids[0] if ids else None, tuple(ids[1:]), key=items[0].key)
 
     async def deliver_and_journal(self, item: Outgoing) -> None:
         await self.deliver(item)

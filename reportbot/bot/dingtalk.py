@@ -33,8 +33,8 @@ import websockets
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, Credential, DingTalkStreamClient
 
 from reportbot.bot import dingtalk_frames as frames
-from reportbot.bot.chat_queues import RateLimit
-from reportbot.bot.chat_transport import Frame, Outgoing, SpooledTransport
+from reportbot.bot.chat_queues import Outgoing, RateLimit, Refused, Retry
+from reportbot.bot.chat_transport import Frame, SpooledTransport
 from reportbot.bot.settings import Settings
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Edit, Incoming, Press
@@ -103,7 +103,12 @@ class OpenApi:
             if response.status == 401:
                 self._token = None
             if response.status >= 400:
-                raise RuntimeError(f"DingTalk {path}: HTTP {response.status} {(await response.text())[:200]}")
+                said = (await response.text())[:200]
+                problem = f"DingTalk {path}: HTTP {response.status} {said}"
+                # a stale token (401), a rate limit (429, or 403 …QpsLimit…) and DingTalk's own trouble (5xx) pass;
+                # any other refusal stays one
+                passing = response.status in (401, 429) or response.status >= 500 or "QpsLimit" in said
+                raise (RuntimeError if passing else Refused)(problem)
             return await response.json(content_type=None)
 
     async def webhook(self, hook: Webhook, text: str) -> None:
@@ -154,10 +159,15 @@ class DingTalkTransport(SpooledTransport):
 
     def __init__(self, services: Services, clock: Clock, options: Options, spool: Path,
                  limit: RateLimit | None = None) -> None:
-        super().__init__(services, clock, spool, limit or RateLimit(DINGTALK_LIMITS), gathered_most=GATHERED_MOST)
+        # Sent over HTTP: an outage of DingTalk's OpenAPI is waited out, not given up after a few tries.
+        super().__init__(services, clock, spool, limit or RateLimit(DINGTALK_LIMITS), gathered_most=GATHERED_MOST,
+                         retry=Retry(attempts=None))
         self.options = options
         self.api = OpenApi(options)
-        self.sdk = DingTalkStreamClient(Credential(options.client_id, options.client_secret), logger=log)
+        # The SDK warns of every system ping it routes ("unknown message topic"): only its errors are worth a line.
+        sdk_log = logging.getLogger("reportbot.dingtalk_sdk")
+        sdk_log.setLevel(logging.ERROR)
+        self.sdk = DingTalkStreamClient(Credential(options.client_id, options.client_secret), logger=sdk_log)
         for topic in (frames.MESSAGE_TOPIC, frames.CARD_TOPIC):
             self.sdk.register_callback_handler(topic, _Spooling(self, topic))
         self._up = asyncio.Event()
@@ -168,7 +178,17 @@ class DingTalkTransport(SpooledTransport):
     def connected(self) -> bool:
         return self._up.is_set()
 
+    @property
+    def can_send(self) -> bool:
+        return True  # through the OpenAPI, with or without the Stream connection
+
     async def run_link(self, stop: asyncio.Event) -> None:
+        try:
+            await self._keep_connected(stop)
+        finally:
+            await self.api.close()
+
+    async def _keep_connected(self, stop: asyncio.Event) -> None:
         pause = self.options.backoff_first
         while not stop.is_set():
             try:
@@ -194,7 +214,6 @@ class DingTalkTransport(SpooledTransport):
             except TimeoutError:
                 pass
             pause = min(pause * 2, self.options.backoff_max)
-        await self.api.close()
 
     async def _read(self, socket: Any, stop: asyncio.Event) -> None:
         """Frames to the SDK's router, each on a task of its own (the ack waits for the spool, not the reading)."""
@@ -208,15 +227,15 @@ class DingTalkTransport(SpooledTransport):
                     receiving.cancel()
                     await asyncio.gather(*pending, return_exceptions=True)
                     return
-                task = asyncio.create_task(self._route(socket, json.loads(receiving.result())))
+                task = asyncio.create_task(self._route(socket, receiving.result()))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
         finally:
             stopping.cancel()
 
-    async def _route(self, socket: Any, message: dict[str, Any]) -> None:
+    async def _route(self, socket: Any, raw: str | bytes) -> None:
         try:
-            if await self.sdk.route_message(message) == DingTalkStreamClient.TAG_DISCONNECT:
+            if await self.sdk.route_message(json.loads(raw)) == DingTalkStreamClient.TAG_DISCONNECT:
                 await socket.close()  # DingTalk asks to reconnect (it is moving the connection)
         except Exception as exc:  # noqa: BLE001 — not acknowledged: DingTalk sends it again
             log.warning("DingTalk: a frame could not be taken (%s)", exc)
@@ -241,7 +260,8 @@ class DingTalkTransport(SpooledTransport):
                                 {"cardBizId": action.message_id, "cardData": frames.card_json(action.text, action.buttons)})
             return
         if action.buttons:
-            body: dict[str, Any] = {"cardTemplateId": "StandardCard", "robotCode": robot, "cardBizId": frames.new_card_id(),
+            # The item's own id: a try that went through unanswered and its retry post one card (DingTalk keys on it).
+            body: dict[str, Any] = {"cardTemplateId": "StandardCard", "robotCode": robot, "cardBizId": f"rb-{item.key}",
                                     "cardData": frames.card_json(action.text, action.buttons)}
             if _is_group(action.chat_id):
                 body["openConversationId"] = action.chat_id

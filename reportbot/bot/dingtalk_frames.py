@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -88,11 +87,6 @@ def press(frame: Frame, now: datetime) -> Press | None:
         return None
     return Press(CHANNEL, str(callback.user_id), str(chat), str(callback.card_instance_id), str(actions[0]), now,
                  delivery_key=delivery_key(frame))
-
-
-def new_card_id() -> str:
-    """A card's cardBizId (outTrackId): unique per robot."""
-    return f"rb-{secrets.token_hex(12)}"
 
 
 def card_data(text: str, buttons: Keyboard) -> dict[str, Any]:

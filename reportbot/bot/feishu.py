@@ -30,8 +30,8 @@ from typing import Any
 import aiohttp
 
 from reportbot.bot import feishu_frames as frames
-from reportbot.bot.chat_queues import RateLimit
-from reportbot.bot.chat_transport import Frame, Outgoing, SpooledTransport
+from reportbot.bot.chat_queues import Outgoing, RateLimit, Refused, Retry
+from reportbot.bot.chat_transport import Frame, SpooledTransport
 from reportbot.bot.settings import Settings
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Edit, Incoming, Press
@@ -91,11 +91,15 @@ class OpenApi:
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {await self.token()}"}
         async with self.session.request(method, f"{self.options.domain}{path}", json=body, headers=headers) as response:
+            status = response.status
             got: dict[str, Any] = await response.json(content_type=None)
         if got.get("code") != 0:
-            if got.get("code") in (99991663, 99991661):  # the token expired or is invalid: fetch it again
+            problem = f"Feishu {path}: HTTP {status}, {got.get('code')} {got.get('msg')}"
+            if got.get("code") in (99991663, 99991661, 99991668):  # the token expired or is invalid: fetch it again
                 self._token = None
-            raise RuntimeError(f"Feishu {path}: {got.get('code')} {got.get('msg')}")
+                raise RuntimeError(problem)
+            # a rate limit (99991400, HTTP 429) or Feishu's own trouble (5xx) passes; any other refusal stays one
+            raise (RuntimeError if status in (429,) or status >= 500 or got.get("code") == 99991400 else Refused)(problem)
         return got
 
 
@@ -138,34 +142,42 @@ class FeishuLink:
 
     def _serve(self) -> None:
         """The SDK's thread: a fresh client after every failure, until stopped."""
-        import lark_oapi as lark
-        import lark_oapi.ws.client as ws_client
-
         pause = self.options.backoff_first
         while not self._stopping.is_set():
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            ws_client.loop = loop  # the module's loop, taken at import: the SDK runs everything on it
-            self._sdk_loop = loop
-            handler = (lark.EventDispatcherHandler.builder("", "")
-                       .register_p2_im_message_receive_v1(self._on_message)
-                       .register_p2_card_action_trigger(self._on_card).build())
-            self._client = lark.ws.Client(self.options.app_id, self.options.app_secret, event_handler=handler,
-                                          domain=self.options.domain, log_level=lark.LogLevel.WARNING)
             started = time.monotonic()
             try:
-                self._client.start()  # returns only when the loop is stopped, or raises
+                self._serve_once()
             except Exception as exc:  # noqa: BLE001 — a refused or failed connection: again after the back-off
                 if not self._stopping.is_set():
                     log.warning("Feishu: the long connection failed (%s); again in %.0f s", exc, pause)
-            finally:
-                self._sdk_loop = None
-                _close(loop, self._client)
-                self._client = None
             if time.monotonic() - started > 60:
                 pause = self.options.backoff_first
             self._stopping.wait(pause)
             pause = min(pause * 2, self.options.backoff_max)
+
+    def _serve_once(self) -> None:
+        """One client on a fresh loop, until its loop is stopped or it fails; then closed."""
+        import lark_oapi as lark
+        import lark_oapi.ws.client as ws_client
+
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        ws_client.loop = loop  # the module's loop, taken at import: the SDK runs everything on it
+        client = None
+        try:
+            handler = (lark.EventDispatcherHandler.builder("", "")
+                       .register_p2_im_message_receive_v1(self._on_message)
+                       .register_p2_card_action_trigger(self._on_card).build())
+            client = lark.ws.Client(self.options.app_id, self.options.app_secret, event_handler=handler,
+                                    domain=self.options.domain, log_level=lark.LogLevel.WARNING)
+            self._client, self._sdk_loop = client, loop
+            if self._stopping.is_set():  # stopped while this client was being made
+                return
+            client.start()  # returns only when the loop is stopped, or raises
+        finally:
+            self._sdk_loop = None
+            _close(loop, client)
+            self._client = None
 
     async def run(self, stop: asyncio.Event) -> None:
         self._bot_loop = asyncio.get_running_loop()
@@ -186,13 +198,21 @@ class FeishuLink:
                 down_since = None
                 self._stop_sdk()
         self._stopping.set()
-        self._stop_sdk()
-        await asyncio.to_thread(thread.join, 10)
+        for _ in range(40):  # a stop that came while the SDK was between its loop's runs is asked again
+            self._stop_sdk()
+            await asyncio.to_thread(thread.join, 0.25)
+            if not thread.is_alive():
+                return
+        log.warning("Feishu: the SDK's thread did not stop within 10 s; it is left to end with the process")
 
 
     def _stop_sdk(self) -> None:
-        """start() returns; the thread then closes the connection (_close) and, unless stopping, starts anew."""
-        loop = self._sdk_loop
+        """start() returns; the thread then closes the connection (_close) and, unless stopping, starts anew.
+        The SDK's own reconnecting is switched off first: a stop that lands in its first connect would otherwise
+        be taken for a failed connection, and retried."""
+        client, loop = self._client, self._sdk_loop
+        if client is not None:
+            client._auto_reconnect = False
         if loop is not None:
             try:
                 loop.call_soon_threadsafe(loop.stop)
@@ -223,7 +243,9 @@ class FeishuTransport(SpooledTransport):
 
     def __init__(self, services: Services, clock: Clock, options: Options, spool: Path,
                  limit: RateLimit | None = None) -> None:
-        super().__init__(services, clock, spool, limit or RateLimit(FEISHU_LIMITS), gathered_most=GATHERED_MOST)
+        # Sent over HTTP: an outage of Feishu's OpenAPI is waited out, not given up after a few tries.
+        super().__init__(services, clock, spool, limit or RateLimit(FEISHU_LIMITS), gathered_most=GATHERED_MOST,
+                         retry=Retry(attempts=None))
         self.options = options
         self.api = OpenApi(options)
         self.link = FeishuLink(options, self.arrive)
@@ -231,6 +253,10 @@ class FeishuTransport(SpooledTransport):
     @property
     def connected(self) -> bool:
         return self.link.connected
+
+    @property
+    def can_send(self) -> bool:
+        return True  # through the OpenAPI, with or without the long connection
 
     async def run_link(self, stop: asyncio.Event) -> None:
         try:
@@ -252,7 +278,9 @@ class FeishuTransport(SpooledTransport):
             return
         content: dict[str, Any] = frames.card(action.text, action.buttons) if action.buttons else {"text": action.text}
         kind = "interactive" if action.buttons else "text"
-        body = {"receive_id": action.chat_id, "msg_type": kind, "content": json.dumps(content, ensure_ascii=False)}
+        # uuid: Feishu posts a message once per uuid (within an hour), should a try go through unanswered
+        body = {"receive_id": action.chat_id, "msg_type": kind, "content": json.dumps(content, ensure_ascii=False),
+                "uuid": item.key}
         await self.api.call("POST", f"/open-apis/im/v1/messages?receive_id_type={frames.receive_id_type(action.chat_id)}",
                             body)
 

@@ -24,8 +24,8 @@ from typing import Any
 from aibot import WSClient
 
 from reportbot.bot import wecom_frames as frames
-from reportbot.bot.chat_queues import RateLimit
-from reportbot.bot.chat_transport import Frame, Outgoing, SpooledTransport
+from reportbot.bot.chat_queues import Outgoing, RateLimit
+from reportbot.bot.chat_transport import Frame, SpooledTransport
 from reportbot.bot.settings import Settings
 from reportbot.bot.wecom_link import LinkOptions, WeComLink
 from reportbot.handlers import delivery

@@ -30,7 +30,7 @@ _DINGTALK_ID = re.compile(r"^[A-Za-z0-9_.@$+=/-]{1,64}$")
 _FEISHU_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CHAT_IDS = {
     "wecom": (re.compile(r"^[A-Za-z0-9_.@-]{1,128}$"), "a WeCom chatid: letters, digits, _ . @ - only"),
-    "dingtalk": (re.compile(r"^[A-Za-z0-9_.+=/-]{1,128}$"), "a DingTalk openConversationId such as cidAbC123+/=="),
+    "dingtalk": (re.compile(r"^cid[A-Za-z0-9_.+=/-]{1,125}$"), "a DingTalk openConversationId such as cidAbC123+/=="),
     "feishu": (re.compile(r"^oc_[A-Za-z0-9_-]{1,125}$"), "a Feishu chat_id such as oc_a0553eda9014c201e6969b478895c230"),
 }
 _OTHER_IDS = {

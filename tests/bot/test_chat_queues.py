@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from reportbot.bot.chat_queues import WECOM_LIMITS, ChatQueues, RateLimit, Retry
+from reportbot.bot.chat_queues import WECOM_LIMITS, ChatQueues, RateLimit, Refused, Retry
 
 
 class FakeTime:
@@ -83,6 +83,36 @@ async def test_a_message_that_keeps_failing_is_reported_not_lost_silently() -> N
     queues.put(Item("lisi", "x"))
     await queues.close()
     assert given_up == [Item("lisi", "x")]
+
+
+async def test_without_an_attempt_limit_a_send_is_tried_until_it_goes_through_and_a_refusal_ends_at_once() -> None:
+    """DingTalk and Feishu are reached over HTTP: an outage of their OpenAPI is waited out however many tries it
+    takes (here 20), while a refusal for good (a chat the robot left) is given up at the first try."""
+    tries: dict[str, int] = {"a": 0, "gone": 0}
+    sent: list[str] = []
+    given_up: list[str] = []
+
+    async def send(item: Item) -> None:
+        tries[item.text] = tries.get(item.text, 0) + 1
+        if item.text == "gone":
+            raise Refused("HTTP 400 invalidParameter.openConversationId.notExist")
+        if item.text == "a" and tries["a"] <= 20:
+            raise RuntimeError("HTTP 503")
+        sent.append(item.text)
+
+    async def ready() -> None:
+        return None
+
+    async def gave_up(item: Item) -> None:
+        given_up.append(item.text)
+
+    retry = Retry(attempts=None, first_pause=0, longest_pause=0)
+    queues: ChatQueues[Item] = ChatQueues(send, RateLimit(), ready, gave_up, retry)
+    for chat, text in (("lisi", "a"), ("cidGONE", "gone"), ("lisi", "b")):
+        queues.put(Item(chat, text))
+    await queues.close()
+    assert sent == ["a", "b"] and tries["a"] == 21
+    assert given_up == ["gone"] and tries["gone"] == 1
 
 
 async def test_a_conversation_held_by_its_limit_does_not_hold_up_another() -> None:

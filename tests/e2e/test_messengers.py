@@ -210,6 +210,32 @@ async def test_a_drop_mid_burst_loses_no_report_and_answers_each_once(office: Of
     assert office.bot.count(REPORTS) == 8 and office.fake.unacked() == []
 
 
+async def test_an_openapi_outage_is_waited_out_and_a_send_whose_answer_was_lost_is_posted_once(office: Office) -> None:
+    """Two sends refused (503), then sends taken whose answers were lost: retried with the same key, each
+    message is posted once — Feishu's by its uuid, DingTalk's card by its cardBizId. (DingTalk's text sends take
+    no such key: there only the card goes through the OpenAPI here, the receipt by the sessionWebhook.)"""
+    office.fake.unavailable, office.fake.lose_answers = 2, (1 if isinstance(office.fake, FakeDingTalk) else 2)
+    await office.fake.say(office.m.li, report_text())
+    card = await office.card()
+    await office.fake.wait(lambda: any("报备已登记" in t for t in office.fake.texts_to(office.m.li)), what="the receipt")
+    await office.fake.say(office.m.li, "/mine")
+    await office.fake.wait(lambda: any("报备已登记" not in t for t in office.fake.texts_to(office.m.li)), what="/mine")
+    assert len([t for t in office.fake.texts_to(office.m.li) if "报备已登记" in t]) == 1
+    assert office.fake.cards(office.m.group) == [card] and office.fake.unavailable == office.fake.lose_answers == 0
+
+
+async def test_a_chat_the_robot_left_is_given_up_and_the_rest_goes_on(office: Office) -> None:
+    gone = "cidGONE" if office.m.name == "dingtalk" else "oc_gone"
+    if isinstance(office.fake, FakeDingTalk):
+        office.fake.webhook_expired = True  # the answer goes through the OpenAPI, which knows the robot left
+    await office.fake.say(office.m.zhao, "@报备助手 /who 138***88888", group=gone)  # answered into a chat it left
+    await office.fake.say(office.m.li, "/mine")
+    await office.answer_to(office.m.li)
+    assert office.fake.to(gone) == []
+    await office.bot.stop()
+    assert "giving up on a message to " + gone in office.bot.output()
+
+
 async def test_a_callback_taken_but_unanswered_at_a_kill_is_answered_after_the_restart(office: Office) -> None:
     """Acknowledged once spooled: a kill right after loses nothing, and the next start records it once. Its
     receipt arrives; twice only if the kill fell between sending it and recording it as sent (at least once)."""

@@ -124,17 +124,28 @@ class FakeDingTalk(FakeMessenger):
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("x-acs-dingtalk-access-token") == "token-1"
 
-    async def _sent(self, request: web.Request, chat: str, sent: Sent) -> web.Response:
+    async def _sent(self, request: web.Request, chat: str, sent: Sent, key: str | None = None) -> web.Response:
         if not self._authorized(request):
             return web.json_response({"code": "InvalidAuthentication"}, status=401)
+        trouble = self.trouble()
+        if trouble == "down":
+            return web.json_response({"code": "ServiceUnavailable"}, status=503)
+        if key is not None and key in self.keys:  # a card posted again with its cardBizId: posted once
+            return web.json_response({"processQueryKey": self.keys[key]})
         if not self.within_limit(chat):
             return web.json_response({"code": "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"}, status=403)
         self.record(sent)
+        if key is not None:
+            self.keys[key] = self.next_id("q")
+        if trouble == "lose":
+            return web.json_response({"code": "ServiceUnavailable"}, status=503)
         return web.json_response({"processQueryKey": self.next_id("q")})
 
     async def _group_text(self, request: web.Request) -> web.Response:
         body = await request.json()
         assert body["robotCode"] == self.client_id and body["msgKey"] == "sampleText"
+        if body["openConversationId"] == "cidGONE":  # a group the robot was removed from
+            return web.json_response({"code": "invalidParameter.openConversationId.notExist"}, status=400)
         chat = body["openConversationId"]
         return await self._sent(request, chat, Sent("text", chat, json.loads(body["msgParam"])["content"]))
 
@@ -155,7 +166,8 @@ class FakeDingTalk(FakeMessenger):
         assert body["cardTemplateId"] == "StandardCard"
         chat = body.get("openConversationId") or json.loads(body["singleChatReceiver"])["userId"]
         self.cards_by_id[body["cardBizId"]] = chat
-        return await self._sent(request, chat, self._card_of("card", chat, body["cardBizId"], body["cardData"]))
+        return await self._sent(request, chat, self._card_of("card", chat, body["cardBizId"], body["cardData"]),
+                                key=body["cardBizId"])
 
     async def _update(self, request: web.Request) -> web.Response:
         body = await request.json()

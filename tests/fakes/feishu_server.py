@@ -131,12 +131,21 @@ class FakeFeishu(FakeMessenger):
             return web.json_response({"code": 10014, "msg": "app secret invalid"})
         return web.json_response({"code": 0, "msg": "ok", "tenant_access_token": "t-1", "expire": 7200})
 
-    async def _sent(self, request: web.Request, chat: str, sent: Sent) -> web.Response:
+    async def _sent(self, request: web.Request, chat: str, sent: Sent, key: str | None = None) -> web.Response:
         if request.headers.get("Authorization") != "Bearer t-1":
             return web.json_response({"code": 99991663, "msg": "invalid access token"}, status=400)
+        trouble = self.trouble()
+        if trouble == "down":
+            return web.json_response({"code": 1, "msg": "service unavailable"}, status=503)
+        if key is not None and key in self.keys:  # the same uuid again: Feishu posts it once
+            return web.json_response({"code": 0, "msg": "success", "data": {"message_id": self.keys[key]}})
         if not self.within_limit(chat):
             return web.json_response({"code": 99991400, "msg": "request trigger frequency limit"}, status=400)
         self.record(sent)
+        if key is not None:
+            self.keys[key] = sent.card_id
+        if trouble == "lose":
+            return web.json_response({"code": 1, "msg": "service unavailable"}, status=503)
         return web.json_response({"code": 0, "msg": "success", "data": {"message_id": sent.card_id}})
 
     @staticmethod
@@ -152,12 +161,16 @@ class FakeFeishu(FakeMessenger):
         kind = request.query["receive_id_type"]
         chat = body["receive_id"]
         assert (kind == "chat_id") == chat.startswith("oc_"), (kind, chat)
+        if chat == "oc_gone":  # a group the bot was removed from
+            return web.json_response({"code": 230002, "msg": "Bot/User can NOT be out of the chat."}, status=400)
         message_id = self.next_id("om_")
+        key = body.get("uuid")
         if body["msg_type"] == "interactive":
             self.cards_by_id[message_id] = chat
-            return await self._sent(request, chat, self._card("card", chat, message_id, body["content"]))
+            return await self._sent(request, chat, self._card("card", chat, message_id, body["content"]), key)
         assert body["msg_type"] == "text"
-        return await self._sent(request, chat, Sent("text", chat, json.loads(body["content"])["text"], card_id=message_id))
+        return await self._sent(request, chat, Sent("text", chat, json.loads(body["content"])["text"], card_id=message_id),
+                                key)
 
     async def _update(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -49,6 +49,9 @@ class FakeMessenger:
         self.port = 0
         self.connections = 0  # long connections opened so far
         self.sockets: list[web.WebSocketResponse] = []
+        self.unavailable = 0  # OpenAPI sends still to refuse with 503, as an outage of the messenger would
+        self.lose_answers = 0  # OpenAPI sends still to take (and show) but answer with 503: the answer lost
+        self.keys: dict[str, str] = {}  # our de-duplication key of a send (cardBizId, uuid) → its message id
 
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
@@ -87,6 +90,16 @@ class FakeMessenger:
             return False
         window.append(now)
         return True
+
+    def trouble(self) -> str | None:
+        """What the OpenAPI does with this send: "down" (refused, 503), "lose" (taken, but 503), or None."""
+        if self.unavailable > 0:
+            self.unavailable -= 1
+            return "down"
+        if self.lose_answers > 0:
+            self.lose_answers -= 1
+            return "lose"
+        return None
 
     def record(self, sent: Sent) -> None:
         self.sent.append(sent)
