@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import BotCommand, Update
 from telegram.constants import ChatType
-from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -32,29 +32,21 @@ from telegram.ext import (
     filters,
 )
 
-from reportbot.bot.bot_api_http import AiohttpRequest
 from reportbot.bot.faults import Decision, Faults, Patience, through_outages
 from reportbot.bot.journal import FileJournal
 from reportbot.bot.lines import Gathering
 from reportbot.bot.outbox import Outbox
-from reportbot.bot.polling import poll, retry_seconds
+from reportbot.bot.polling import poll
 from reportbot.bot.settings import Settings
+from reportbot.bot.telegram_send import (
+    TelegramSending,
+    with_bot_api_client,
+)
 from reportbot.handlers import cards, deadletters, delivery, status
 from reportbot.handlers.callbacks import PATTERN
 from reportbot.handlers.context import Services
 from reportbot.handlers.decide import handle_press
-from reportbot.handlers.messages import (
-    Action,
-    Alert,
-    Delete,
-    Edit,
-    Incoming,
-    Keyboard,
-    Press,
-    Send,
-    SendDocument,
-    SendPhoto,
-)
+from reportbot.handlers.messages import Action, Alert, Incoming, Press, Send
 from reportbot.handlers.router import COMMANDS, handle_message
 from reportbot.scheduler.clock import Clock
 from reportbot.scheduler.sweeper import Sweeper
@@ -67,35 +59,11 @@ UPDATES = ("message", "callback_query")
 JOURNAL_FOLD_SECONDS = 2.0
 PRUNE_EVERY = timedelta(hours=1)
 FOREIGN_AFTER = timedelta(seconds=3)  # an unsent answer this old that is not held here was stored elsewhere
-MAX_SEND_BACKOFF_SECONDS = 60.0
-CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
 GROUP_LIMIT = (20, 60.0)  # messages a group may receive per seconds (AIORateLimiter's default, Telegram's FAQ)
 GATHERED_MOST = 20  # reports on one gathered card: 41 buttons and about 2,000 of a message's 4,096 characters
-SEND_CONNECTIONS = 8  # connections to the Bot API, and requests in flight at once (bot_api_http)
-GET_UPDATES_CONNECTIONS = 1  # getUpdates: one long poll at a time, on a connection of its own
 
 
-def transient(exc: TelegramError) -> bool:
-    """A failure worth trying again: the network, a timeout, or a broken answer — not a refusal."""
-    return isinstance(exc, TimedOut) or type(exc) in (NetworkError, TelegramError)
-
-
-def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.data) for b in row] for row in buttons]
-    )
-
-
-def with_bot_api_client(builder: ApplicationBuilder) -> ApplicationBuilder:  # type: ignore[type-arg]
-    """The builder, talking to the Bot API through bot/bot_api_http.py (aiohttp) for every call."""
-    return builder.request(AiohttpRequest(SEND_CONNECTIONS)).get_updates_request(
-        AiohttpRequest(GET_UPDATES_CONNECTIONS)
-    )
-
-
-class TelegramTransport:
+class TelegramTransport(TelegramSending):
     """Holds the services for the PTB callbacks; no state of its own beyond the outbox."""
 
     def __init__(self, services: Services, clock: Clock, journal: Path) -> None:
@@ -424,48 +392,3 @@ class TelegramTransport:
     async def _gather(self, chat: str, report_ids: list[int]) -> Send:
         """The cards waiting in a group's line that fell behind, as one card (bot/lines.py)."""
         return await cards.gather(self.services, CHANNEL, chat, report_ids, self.clock.now())
-
-    async def _deliver(self, action: Action) -> None:
-        """Send one action; while Telegram is unreachable or answers garbage, keep trying this chat's
-        queue (other chats go on); a refusal (bad request, blocked, no rights) is final at once."""
-        if isinstance(action, Alert):  # an alert answers a press at once (on_press); it is never queued
-            return
-        delay = 1.0
-        while True:
-            try:
-                return await self._send_once(action)
-            except RetryAfter as exc:  # the rate limiter's own retries ran out: wait as told
-                wait = retry_seconds(exc)
-                log.warning("Telegram asks chat %s to wait %.0f s", action.chat_id, wait)
-                await asyncio.sleep(wait)
-                continue
-            except TelegramError as exc:
-                if not transient(exc):
-                    raise
-                log.warning("sending to chat %s failed (%s); trying again in %.0f s", action.chat_id, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_SEND_BACKOFF_SECONDS)
-
-    async def _send_once(self, action: Action) -> None:
-        assert self.application is not None
-        bot = self.application.bot
-        match action:
-            case Send(chat_id, text, buttons, _):
-                await bot.send_message(chat_id, text, reply_markup=markup(buttons))
-            case Edit(chat_id, message_id, text, buttons):
-                await bot.edit_message_text(
-                    text, chat_id=chat_id, message_id=int(message_id), reply_markup=markup(buttons)
-                )
-            case SendPhoto(chat_id, _, caption, filename, _):
-                png = await action.png()
-                if png is not None:
-                    await bot.send_photo(chat_id, png, caption=caption[:CAPTION_MAX] or None, filename=filename)
-            case SendDocument(chat_id, _, filename, caption, _):
-                data = await action.data()
-                if data is not None:
-                    await bot.send_document(chat_id, data, filename=filename, caption=caption[:CAPTION_MAX] or None)
-            case Delete(chat_id, message_id):
-                try:
-                    await bot.delete_message(chat_id, int(message_id))
-                except TelegramError as exc:  # no right to delete here: the notice still explains
-                    log.info("could not delete message %s in %s: %s", message_id, chat_id, exc)

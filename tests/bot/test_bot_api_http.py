@@ -19,7 +19,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, NetworkError, TimedOut
 
 from reportbot.bot.bot_api_http import AiohttpRequest
-from reportbot.bot.telegram import GET_UPDATES_CONNECTIONS, SEND_CONNECTIONS, TelegramTransport
+from reportbot.bot.telegram import TelegramTransport
+from reportbot.bot.telegram_send import GET_UPDATES_CONNECTIONS, SEND_CONNECTIONS
 from reportbot.handlers.context import Services
 from reportbot.scheduler.clock import SystemClock
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from reportbot.bot.telegram import TelegramTransport, transient
+from reportbot.bot.telegram import TelegramTransport
+from reportbot.bot.telegram_send import transient
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Send
 from reportbot.scheduler.clock import SystemClock
