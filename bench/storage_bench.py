@@ -106,7 +106,7 @@ ASYNCPG_1, ASYNCPG_8 = "bare tx, asyncpg 1 connection", "bare tx, asyncpg 8 conn
 # Not the issue's floor: a report's own writes, through the report path's own statements, bare.
 ASYNCPG_8_WRITES = "a report's statements, bare, asyncpg 8 connections"
 # PostgreSQL is measured over its Unix socket when the server has one here, as a bot on the database's
-# machine connects (README "Performance"); the 8-connection loads are repeated over TCP loopback, under
+# machine connects (docs/performance.md); the 8-connection loads are repeated over TCP loopback, under
 # their names with this suffix (the table shows the transport beside the database instead).
 OVER_TCP = " over TCP"
 PIPELINE_RACE, FLOOR_RACE = "race via pipeline", "race via bare tx"

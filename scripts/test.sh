@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the tests need and runs the whole suite:
 #   a virtualenv with the package and its test extras, the npm Bot API emulator (telegram-test-api),
-#   Debian's Chromium and Noto CJK fonts for the browser tests, and a running PostgreSQL (started here
-#   if it is not). Extra arguments go to pytest; without any,
+#   Debian's Chromium and Noto CJK fonts for the browser tests, systemd-analyze for the units in deploy/,
+#   and a running PostgreSQL (started here if it is not). Extra arguments go to pytest; without any,
 #   `ruff check` and `mypy` run first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +20,12 @@ npm ci --prefix tests/emulator --no-audit --no-fund --loglevel=error
 # here) and Noto CJK, so that screenshots show Chinese.
 if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi
+
+# The systemd units in deploy/ are checked with `systemd-analyze verify` (tests/test_deploy.py), which comes
+# with Debian's systemd package.
+if ! command -v systemd-analyze >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
 fi
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }

@@ -1,7 +1,7 @@
 """Hostile input for the fuzz tests (issue 4 §7): what a chat can carry, and how many examples to try.
 
 The default suite tries a few hundred inputs. The long run tries REPORTBOT_FUZZ_EXAMPLES per fuzz test
-(README, "Tests"): ``REPORTBOT_FUZZ_EXAMPLES=25000 ./scripts/test.sh -m fuzz`` (8 properties, 200,000 inputs).
+(docs/development.md, "Tests"): ``REPORTBOT_FUZZ_EXAMPLES=25000 ./scripts/test.sh -m fuzz`` (8 properties, 200,000 inputs).
 """
 
 from __future__ import annotations

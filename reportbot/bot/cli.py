@@ -33,10 +33,11 @@ NO_TOKEN = """没有配置任何渠道 / No channel is configured.
 要在飞书上运行：创建企业自建应用并添加机器人（长连接），把 App ID 和 App Secret 写进 .env：
   FEISHU_APP_ID=cli_…
   FEISHU_APP_SECRET=…
-（填了几个就同时运行几个。）然后再运行 reportbot run。步骤详见 README。
+（填了几个就同时运行几个。）然后再运行 reportbot run。步骤详见 docs/channels.md。
 
 To run on Telegram: ask @BotFather for a token (/newbot) and put it in .env as above; for WeCom,
-DingTalk or Feishu, put the robot's keys there (README, one section each). Any of them may be set at once.
+DingTalk or Feishu, put the robot's keys there (docs/channels.md, one section each). Any of them may be
+set at once.
 Meanwhile the whole bot works in the terminal, no token needed:
   reportbot console --demo
 """

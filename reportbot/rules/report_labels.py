@@ -1,5 +1,5 @@
 """The labels canvassers write before the fields of a report (SPEC §3): one table, read by the parser,
-shown by /help and the README.
+shown by /help and docs/usage.md.
 
 Canvassers paste the templates their teams have used for years, so every label of the common
 templates is here, per field. Where labels overlap the longest wins (客户姓名 is one label, not 客户 +

@@ -10,7 +10,7 @@ updates out again, as Telegram does. Afterwards:
   flight at the kill (sent, then sent again because nothing had recorded that it arrived);
 * every report has exactly one group card in the outbox.
 
-CI runs a burst of 250 on each database; the documented long run (README, "Records are evidence")
+CI runs a burst of 250 on each database; the documented long run (docs/faults.md, "Nothing lost, nothing twice")
 sets REPORTBOT_CRASH_REPORTS=1000.
 """
 

@@ -1,5 +1,5 @@
 """A bot on the database's machine may connect over PostgreSQL's Unix socket instead of loopback TCP
-(README "Performance" measures both). The start-up path and a race of reports work the same way over it."""
+(docs/performance.md measures both). The start-up path and a race of reports work the same way over it."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The canvasser reports in chat; the assistant signs in with the link /web sent, f
 desk by the full number, sees who would own them, registers the visit; the group notice and the /who
 history are the ones /visit makes. The camera: Chromium's fake camera plays a video of the receipt's QR
 code, the page's scanner reads it and opens the desk on that report. Screenshots of every page are taken
-(with REPORTBOT_UPDATE_SCREENSHOTS=1 into docs/screenshots/, for the README): look at them.
+(with REPORTBOT_UPDATE_SCREENSHOTS=1 into docs/screenshots/, for docs/web.md and the README): look at them.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def _int(value: object) -> int | None:
 
 
 def _address(request: web.Request) -> str:
-    """Who is asking, for the rate limit: the peer, or behind a proxy on this host (the TLS proxy README
+    """Who is asking, for the rate limit: the peer, or behind a proxy on this host (the TLS proxy docs/web.md
     advises) the address that proxy added last to X-Forwarded-For — the earlier ones the client may write."""
     peer = request.remote or "?"
     forwarded = request.headers.get("X-Forwarded-For", "")
