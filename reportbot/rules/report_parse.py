@@ -32,9 +32,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from reportbot.rules.phone import MASK_CHARS, Phone, looks_like_phone, parse_phone
+from reportbot.rules.phone import MASK_CHARS, Phone, looks_like_phone
 from reportbot.rules.policy import Policy
 from reportbot.rules.refusal import Field, Refusal
+from reportbot.rules.report_fields import (
+    check_appointment,
+    check_customer,
+    check_name,
+    check_optional,
+    check_phone,
+)
 from reportbot.rules.report_labels import (
     DATE,
     IGNORED,
@@ -43,11 +50,8 @@ from reportbot.rules.report_labels import (
     REQUIRED,
     find_labels,
 )
-from reportbot.rules.report_text import clean, fold, fold_char, normalise
+from reportbot.rules.report_text import clean, fold, normalise
 from reportbot.rules.timeparse import parse_appointment
-
-NAME_MAX = 20  # customer, team and canvasser: at most this many characters
-TEXT_MAX = 200  # note and reason
 
 # How a field is named in a refusal's sentence (params ``label``).
 FIELD_NAMES: dict[Field, str] = {
@@ -141,20 +145,20 @@ def read_report(text: str, now: datetime, policy: Policy) -> Reading:
         # a field written twice, or two customers in one message, is refused as such
         return early.get(field_) or checker(values.get(field_), *args)
 
-    if found is None and isinstance(_check_appointment(values.get(Field.APPOINTMENT), now), Refusal):
+    if found is None and isinstance(check_appointment(values.get(Field.APPOINTMENT), now), Refusal):
         values = _time_elsewhere(values, now) or values
-    elif "\n" in (when := values.get(Field.APPOINTMENT, "")) and isinstance(_check_appointment(when, now), Refusal):
+    elif "\n" in (when := values.get(Field.APPOINTMENT, "")) and isinstance(check_appointment(when, now), Refusal):
         first = next(line for line in when.split("\n") if line.strip())  # 到访：明天上午10点\n谢谢！
-        if not isinstance(_check_appointment(first, now), Refusal):
+        if not isinstance(check_appointment(first, now), Refusal):
             values = {**values, Field.APPOINTMENT: first}
     results: dict[Field, Any] = {
-        Field.CUSTOMER: check(Field.CUSTOMER, _check_customer),
-        Field.PHONE: check(Field.PHONE, _check_phone, policy),
-        Field.TEAM: check(Field.TEAM, _check_name, Field.TEAM, True),
-        Field.CANVASSER: check(Field.CANVASSER, _check_name, Field.CANVASSER, False),
-        Field.APPOINTMENT: check(Field.APPOINTMENT, _check_appointment, now),
-        Field.NOTE: check(Field.NOTE, _check_optional, Field.NOTE),
-        Field.REASON: check(Field.REASON, _check_optional, Field.REASON),
+        Field.CUSTOMER: check(Field.CUSTOMER, check_customer),
+        Field.PHONE: check(Field.PHONE, check_phone, policy),
+        Field.TEAM: check(Field.TEAM, check_name, Field.TEAM, True),
+        Field.CANVASSER: check(Field.CANVASSER, check_name, Field.CANVASSER, False),
+        Field.APPOINTMENT: check(Field.APPOINTMENT, check_appointment, now),
+        Field.NOTE: check(Field.NOTE, check_optional, Field.NOTE),
+        Field.REASON: check(Field.REASON, check_optional, Field.REASON),
     }
     understood = tuple(_understood(f, results[f], values.get(f)) for f in (*REQUIRED, Field.NOTE) if
                        f in REQUIRED or values.get(f))
@@ -381,52 +385,3 @@ def _phone_token(token: str) -> bool:
 def _phone_group(token: str) -> bool:
     """``138``, ``****``, ``88888``, ``+86``."""
     return (token.isdigit() and 3 <= len(token) <= 5) or set(token) <= set(MASK_CHARS) or token == "+86"
-
-
-# -- field checks ----------------------------------------------------------------------------------
-
-
-def _check_customer(value: str | None) -> str | Refusal:
-    name = normalise(value or "")
-    if not name:
-        return Refusal.of(Field.CUSTOMER, "customer_missing")
-    if any(fold_char(ch).isdigit() for ch in name):
-        return Refusal.of(Field.CUSTOMER, "customer_digits")
-    if len(name) > NAME_MAX:
-        return Refusal.of(Field.CUSTOMER, "customer_too_long", max=NAME_MAX, got=len(name))
-    return name
-
-
-def _check_phone(value: str | None, policy: Policy) -> Phone | Refusal:
-    return parse_phone(value or "", policy.mask_suffix_digits)
-
-
-def _check_name(value: str | None, field_: Field, digits_allowed: bool) -> str | Refusal:
-    """Team and canvasser: compared with the sender's registration, so NFKC-normalised."""
-    name = normalise(fold(value or ""))
-    if not name:
-        return Refusal.of(field_, f"{field_.value}_missing")
-    if not digits_allowed and any(ch.isdigit() for ch in name):
-        return Refusal.of(field_, f"{field_.value}_digits")
-    if len(name) > NAME_MAX:
-        return Refusal.of(field_, f"{field_.value}_too_long", max=NAME_MAX, got=len(name))
-    return name
-
-
-def _check_appointment(value: str | None, now: datetime) -> tuple[datetime, str] | Refusal:
-    text = normalise(fold(value or ""))
-    if not text:
-        return Refusal.of(Field.APPOINTMENT, "appointment_missing")
-    result = parse_appointment(text, now)
-    if isinstance(result, Refusal):
-        return result
-    return result.at, text
-
-
-def _check_optional(value: str | None, field_: Field) -> str | None | Refusal:
-    text = normalise(value or "")
-    if not text:
-        return None
-    if len(text) > TEXT_MAX:
-        return Refusal.of(field_, f"{field_.value}_too_long", max=TEXT_MAX, got=len(text))
-    return text

@@ -59,8 +59,7 @@ class Appointment:
     at: datetime  # aware, same tzinfo as the `now` it was read against, seconds=0
 
 
-# ---------------------------------------------------------------------------------------------
-# Describing a time back to people
+# -- Describing a time back to people --------------------------------------------------------------
 
 
 def describe_day(at: datetime) -> str:
@@ -73,8 +72,7 @@ def describe(at: datetime) -> str:
     return f"{describe_day(at)} {at.hour:02d}:{at.minute:02d}"
 
 
-# ---------------------------------------------------------------------------------------------
-# The window
+# -- The window ------------------------------------------------------------------------------------
 
 
 def validity_end(reported_at: datetime, policy: Policy) -> datetime:
@@ -100,8 +98,7 @@ def check_window(at: datetime, reported_at: datetime, policy: Policy) -> Refusal
     return None
 
 
-# ---------------------------------------------------------------------------------------------
-# Parsing
+# -- Parsing ---------------------------------------------------------------------------------------
 
 
 def parse_appointment(text: str, now: datetime) -> Appointment | Refusal:

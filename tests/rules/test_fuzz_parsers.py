@@ -20,7 +20,8 @@ from reportbot.rules.args import VisitArgs, labelled, parse_past_time, parse_pho
 from reportbot.rules.phone import Phone, looks_like_phone, parse_phone
 from reportbot.rules.policy import Policy
 from reportbot.rules.refusal import Refusal
-from reportbot.rules.report_parse import NAME_MAX, TEXT_MAX, ReportDraft, is_report, parse_report
+from reportbot.rules.report_fields import NAME_MAX, TEXT_MAX
+from reportbot.rules.report_parse import ReportDraft, is_report, parse_report
 from reportbot.rules.text import clean_text
 from reportbot.rules.timeparse import Appointment, parse_appointment
 from tests.fuzz import TELEGRAM_MAX, fuzz_settings, hostile_text, mark
