@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from reportbot.handlers import delivery
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.delivery import Queued
 from reportbot.handlers.identity import CHANNEL_LABELS, namespaces
@@ -26,7 +26,6 @@ from reportbot.handlers.router import handle_message
 from reportbot.rules.model import Role
 from reportbot.storage.deadletters import DeadLetter
 from reportbot.storage.tables import DeadLetterRow
-from reportbot.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 ERROR_MAX = 500
@@ -70,7 +69,7 @@ async def set_aside(svc: Services, item: Incoming | Press, exc: BaseException, n
     return [_on_channel(q, item.channel) for q in answers]  # each names its channel: an admin may be elsewhere
 
 
-async def _alert_admins(uow: UnitOfWork, svc: Services, letter: DeadLetter, new: bool) -> list[Action]:
+async def _alert_admins(uow: Unit, svc: Services, letter: DeadLetter, new: bool) -> list[Action]:
     """A private alert to every admin (managers when no admin is registered), on the letter's channel if
     they are on it, else on the first channel they are."""
     staff = await uow.staff.all()

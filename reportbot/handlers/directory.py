@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from reportbot.handlers.context import Unit
 from reportbot.rules.model import Project, Role, Staff
 from reportbot.storage.db import Database
-from reportbot.storage.uow import UnitOfWork
 
 ROLE_NAMES = {
     "canvasser": Role.CANVASSER,
@@ -86,7 +86,7 @@ def _check_staff(entry: NewStaff) -> tuple[Role, dict[str, str]]:
     return role, identities
 
 
-async def _add_staff(uow: UnitOfWork, entry: NewStaff, now: datetime) -> Staff:
+async def _add_staff(uow: Unit, entry: NewStaff, now: datetime) -> Staff:
     role, identities = _check_staff(entry)
     project_id = None
     if entry.project:

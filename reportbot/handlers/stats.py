@@ -6,15 +6,14 @@ from __future__ import annotations
 from functools import partial
 
 from reportbot.documents.chart import render_chart
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.messages import Action, Incoming, Send, SendPhoto
 from reportbot.handlers.scope import resolve_scope
 from reportbot.rules.model import Project, Staff
 from reportbot.rules.stats import Measure, Period, Stats, aggregate
-from reportbot.storage.uow import UnitOfWork
 
 
-async def compute_stats(uow: UnitOfWork, project: Project, period: Period) -> Stats:
+async def compute_stats(uow: Unit, project: Project, period: Period) -> Stats:
     return aggregate(await uow.stats.facts(project.id, period.start, period.end), period)
 
 
