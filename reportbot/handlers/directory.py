@@ -132,8 +132,8 @@ async def add_project(
         raise DirectoryError(f"name {name!r}: 1–60 characters")
     if tg_chat_id is not None and not _GROUP_ID.match(tg_chat_id.strip()):
         raise DirectoryError(f"chat id {tg_chat_id!r}: a Telegram chat id is a number such as -1001234567890")
-    chats = {"telegram": tg_chat_id, "wecom": wecom_chat_id, "dingtalk": dingtalk_chat_id, "feishu": feishu_chat_id}
-    chats = {channel: chat.strip() for channel, chat in chats.items() if chat and chat.strip()}
+    given = {"telegram": tg_chat_id, "wecom": wecom_chat_id, "dingtalk": dingtalk_chat_id, "feishu": feishu_chat_id}
+    chats = {channel: chat.strip() for channel, chat in given.items() if chat and chat.strip()}
     for channel, chat in chats.items():
         if channel in _CHAT_IDS and not _CHAT_IDS[channel][0].match(chat):
             raise DirectoryError(f"{channel} chat {chat!r}: {_CHAT_IDS[channel][1]}")
