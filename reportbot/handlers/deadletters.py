@@ -48,9 +48,9 @@ async def set_aside(svc: Services, item: Incoming | Press, exc: BaseException, n
     is_press = isinstance(item, Press)
     row = DeadLetterRow(
         channel=item.channel, key=key, kind="press" if is_press else "message", sender_id=item.sender_id,
-        chat_id=item.chat_id, is_group=False if is_press else item.is_group, message_id=item.message_id,
-        text=item.data if isinstance(item, Press) else svc.scrub(item.text), error=describe_error(svc, exc),
-        received_at=item.now, last_failed_at=now,
+        chat_id=item.chat_id, is_group=False if isinstance(item, Press) else item.is_group,
+        message_id=item.message_id, text=item.data if isinstance(item, Press) else svc.scrub(item.text),
+        error=describe_error(svc, exc), received_at=item.now, last_failed_at=now,
     )
 
     async def record() -> list[Action]:
