@@ -47,7 +47,7 @@ def build_workbook(sheets: Sequence[Sheet], timezone: str, suffix_digits: int, c
 
     tz = ZoneInfo(timezone)
     book = Workbook()
-    book.remove(book.active)  # type: ignore[arg-type]
+    book.remove(book.active)  # type: ignore[arg-type]  # stubs: "any sheet or None"; a new Workbook: its one Worksheet
     book.properties.creator = "reportbot"
     book.properties.created = book.properties.modified = created.astimezone(tz).replace(tzinfo=None)
     for sheet in sheets:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 from reportbot.handlers.render import Renderer
@@ -10,6 +11,11 @@ from reportbot.rules import privacy, visit_code
 from reportbot.rules.phone import Phone
 from reportbot.rules.policy import Policy
 from reportbot.storage.db import Database
+from reportbot.storage.uow import JoinedUnit, UnitOfWork
+
+# What ``Database.uow()`` hands a use case: a unit of its own, or one joined to the unit that encloses the
+# whole handling of a message (storage/uow.py). A helper that is passed a unit takes either.
+Unit: TypeAlias = UnitOfWork | JoinedUnit
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from reportbot.handlers import delivery
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.decide import handle_press
 from reportbot.handlers.delivery import Queued
 from reportbot.handlers.identity import CHANNEL_LABELS, namespaces
@@ -26,7 +26,6 @@ from reportbot.handlers.router import handle_message
 from reportbot.rules.model import Role
 from reportbot.storage.deadletters import DeadLetter
 from reportbot.storage.tables import DeadLetterRow
-from reportbot.storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 ERROR_MAX = 500
@@ -49,9 +48,9 @@ async def set_aside(svc: Services, item: Incoming | Press, exc: BaseException, n
     is_press = isinstance(item, Press)
     row = DeadLetterRow(
         channel=item.channel, key=key, kind="press" if is_press else "message", sender_id=item.sender_id,
-        chat_id=item.chat_id, is_group=False if is_press else item.is_group, message_id=item.message_id,
-        text=item.data if isinstance(item, Press) else svc.scrub(item.text), error=describe_error(svc, exc),
-        received_at=item.now, last_failed_at=now,
+        chat_id=item.chat_id, is_group=False if isinstance(item, Press) else item.is_group,
+        message_id=item.message_id, text=item.data if isinstance(item, Press) else svc.scrub(item.text),
+        error=describe_error(svc, exc), received_at=item.now, last_failed_at=now,
     )
 
     async def record() -> list[Action]:
@@ -70,7 +69,7 @@ async def set_aside(svc: Services, item: Incoming | Press, exc: BaseException, n
     return [_on_channel(q, item.channel) for q in answers]  # each names its channel: an admin may be elsewhere
 
 
-async def _alert_admins(uow: UnitOfWork, svc: Services, letter: DeadLetter, new: bool) -> list[Action]:
+async def _alert_admins(uow: Unit, svc: Services, letter: DeadLetter, new: bool) -> list[Action]:
     """A private alert to every admin (managers when no admin is registered), on the letter's channel if
     they are on it, else on the first channel they are."""
     staff = await uow.staff.all()

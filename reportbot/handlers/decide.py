@@ -13,12 +13,11 @@ from dataclasses import dataclass
 
 from reportbot.handlers.callbacks import GatheredAction, Verb, decode, decode_gathered, decode_qr
 from reportbot.handlers.cards import card, gathered_card, lines_of
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.identity import find_sender, private_chat_of
 from reportbot.handlers.messages import Action, Alert, Edit, Press, Send
 from reportbot.handlers.web_access import handle_qr_press
 from reportbot.rules.model import REJECT_LABELS, EventKind, RejectReason, Report, Role, Staff, Status
-from reportbot.storage.uow import UnitOfWork
 
 
 async def handle_press(press: Press, svc: Services) -> list[Action]:
@@ -71,7 +70,7 @@ class Decided:
 
 
 async def _decide(
-    uow: UnitOfWork, report_ids: Sequence[int], status: Status, presser: Staff, press: Press,
+    uow: Unit, report_ids: Sequence[int], status: Status, presser: Staff, press: Press,
     reason: RejectReason | None,
 ) -> list[Decided]:
     """Decide each still pending report (the database says which are: first decision wins), with its event."""

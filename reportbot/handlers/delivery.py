@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from reportbot.handlers.messages import (
     Action,
@@ -206,11 +207,12 @@ def decode(payload: str) -> Durable:
     raise ValueError(f"unknown outbox payload {body['t']!r}")
 
 
-def _pick(stored: list[object] | None) -> Pick | None:
+def _pick(stored: list[Any] | None) -> Pick | None:
+    """``encode``'s ``[title, [[id, label], ...]]`` as json.loads gives it back (its items untyped: Any)."""
     if stored is None:
         return None
     title, options = stored
-    return Pick(str(title), tuple((str(o[0]), str(o[1])) for o in options))  # type: ignore[union-attr]
+    return Pick(str(title), tuple((str(o[0]), str(o[1])) for o in options))
 
 
 def _buttons(keyboard: Keyboard) -> list[list[list[str]]]:

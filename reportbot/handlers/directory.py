@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from reportbot.handlers.context import Unit
 from reportbot.rules.model import Project, Role, Staff
 from reportbot.storage.db import Database
-from reportbot.storage.uow import UnitOfWork
 
 ROLE_NAMES = {
     "canvasser": Role.CANVASSER,
@@ -86,7 +86,7 @@ def _check_staff(entry: NewStaff) -> tuple[Role, dict[str, str]]:
     return role, identities
 
 
-async def _add_staff(uow: UnitOfWork, entry: NewStaff, now: datetime) -> Staff:
+async def _add_staff(uow: Unit, entry: NewStaff, now: datetime) -> Staff:
     role, identities = _check_staff(entry)
     project_id = None
     if entry.project:
@@ -132,8 +132,8 @@ async def add_project(
         raise DirectoryError(f"name {name!r}: 1–60 characters")
     if tg_chat_id is not None and not _GROUP_ID.match(tg_chat_id.strip()):
         raise DirectoryError(f"chat id {tg_chat_id!r}: a Telegram chat id is a number such as -1001234567890")
-    chats = {"telegram": tg_chat_id, "wecom": wecom_chat_id, "dingtalk": dingtalk_chat_id, "feishu": feishu_chat_id}
-    chats = {channel: chat.strip() for channel, chat in chats.items() if chat and chat.strip()}
+    given = {"telegram": tg_chat_id, "wecom": wecom_chat_id, "dingtalk": dingtalk_chat_id, "feishu": feishu_chat_id}
+    chats = {channel: chat.strip() for channel, chat in given.items() if chat and chat.strip()}
     for channel, chat in chats.items():
         if channel in _CHAT_IDS and not _CHAT_IDS[channel][0].match(chat):
             raise DirectoryError(f"{channel} chat {chat!r}: {_CHAT_IDS[channel][1]}")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.handlers.who import RECEIPT
 from reportbot.rules.model import EventKind, Project, Staff
 from reportbot.rules.phone import Phone, looks_like_phone, parse_phone
 from reportbot.rules.privacy import is_tombstone, tombstone
-from reportbot.storage.uow import UnitOfWork
 
 CONFIRM_WORDS = ("确认", "confirm")
 
@@ -41,7 +40,7 @@ async def handle_forget(msg: Incoming, sender: Staff, project: Project, args: st
     return [Send(msg.chat_id, svc.render("forget_done.j2", stone=stone, already=False, f=found))]
 
 
-async def _customer_key(uow: UnitOfWork, project: Project, target: str, svc: Services) -> str | None:
+async def _customer_key(uow: Unit, project: Project, target: str, svc: Services) -> str | None:
     """The masked key (or a tombstone) a phone or receipt number names in this project."""
     if RECEIPT.match(target):
         found = await uow.reports.by_receipt([project.id], target.upper())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from reportbot.handlers.context import Unit
 from reportbot.rules.model import Project, Staff
-from reportbot.storage.uow import UnitOfWork
 
 # The chat channels, in the order a person or group is looked for on when any of them would do.
 CHAT_CHANNELS = ("telegram", "wecom", "dingtalk", "feishu")
@@ -23,11 +23,11 @@ def namespaces(channel: str) -> tuple[str, ...]:
     return CHANNEL_NAMESPACES.get(channel, (channel,))
 
 
-async def find_sender(uow: UnitOfWork, channel: str, sender_id: str) -> Staff | None:
+async def find_sender(uow: Unit, channel: str, sender_id: str) -> Staff | None:
     return await uow.staff.by_identity(namespaces(channel), sender_id)
 
 
-async def find_sender_at_home(uow: UnitOfWork, channel: str, sender_id: str) -> tuple[Staff | None, Project | None]:
+async def find_sender_at_home(uow: Unit, channel: str, sender_id: str) -> tuple[Staff | None, Project | None]:
     """The sender and the project their private messages belong to: their default project, or the
     only project there is (None when there are several and they have no default)."""
     found = await uow.staff.by_identity_at_home(namespaces(channel), sender_id)
@@ -40,7 +40,7 @@ async def find_sender_at_home(uow: UnitOfWork, channel: str, sender_id: str) -> 
     return sender, home
 
 
-async def private_chat_of(uow: UnitOfWork, staff_id: int, channel: str) -> str | None:
+async def private_chat_of(uow: Unit, staff_id: int, channel: str) -> str | None:
     """The chat id that reaches this person privately on ``channel`` (a private chat's id is the user id)."""
     identities = await uow.staff.identities(staff_id)
     for namespace in namespaces(channel):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from reportbot.handlers.context import Unit
 from reportbot.rules.model import Staff
-from reportbot.storage.uow import UnitOfWork
 
 
-async def named_staff(uow: UnitOfWork, name: str, team: str | None) -> list[Staff]:
+async def named_staff(uow: Unit, name: str, team: str | None) -> list[Staff]:
     """Everyone registered under this name (in this team, when one is given)."""
     return await uow.staff.by_name(name.strip(), team.strip() if team else None)

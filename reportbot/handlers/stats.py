@@ -6,19 +6,18 @@ from __future__ import annotations
 from functools import partial
 
 from reportbot.documents.chart import render_chart
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.messages import Action, Incoming, Send, SendPhoto
 from reportbot.handlers.scope import resolve_scope
 from reportbot.rules.model import Project, Staff
 from reportbot.rules.stats import Measure, Period, Stats, aggregate
-from reportbot.storage.uow import UnitOfWork
 
 
-async def compute_stats(uow: UnitOfWork, project: Project, period: Period) -> Stats:
+async def compute_stats(uow: Unit, project: Project, period: Period) -> Stats:
     return aggregate(await uow.stats.facts(project.id, period.start, period.end), period)
 
 
-def stats_messages(svc: Services, chat_id: str, project: Project, stats: Stats) -> list[Action]:
+def stats_messages(svc: Services, chat_id: str, project: Project, stats: Stats) -> list[Send | SendPhoto]:
     """The table as text, then the chart as a photo (the chart's title is its caption), drawn when it is
     sent (``SendPhoto``): after the handling has committed, on a thread. Should drawing fail, the table
     has gone out all the same: the weekly digest's reminder row is claimed already."""
@@ -36,4 +35,4 @@ async def handle_stats(
         return scope
     async with svc.db.uow(write=False) as uow:
         stats = await compute_stats(uow, scope.project, scope.period)
-    return stats_messages(svc, msg.chat_id, scope.project, stats)
+    return [*stats_messages(svc, msg.chat_id, scope.project, stats)]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
+from sqlmodel import col
 
 from reportbot.storage.db import Database
 from reportbot.storage.health import probe
@@ -88,7 +89,7 @@ async def check(db: Database, now: datetime) -> Health:
             select(func.count(), func.min(OutboxRow.created_at)).where(text(UNSENT_SQL))
         )).one()
         last = (await session.execute(
-            select(DeliveryRow.channel, func.max(DeliveryRow.received_at)).group_by(DeliveryRow.channel)
+            select(col(DeliveryRow.channel), func.max(DeliveryRow.received_at)).group_by(DeliveryRow.channel)
         )).all()
         letters, oldest_letter = await uow.dead_letters.open_summary()
     return Health(

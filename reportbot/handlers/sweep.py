@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from reportbot.handlers import delivery
 from reportbot.handlers.cards import card
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.delivery import Queued
 from reportbot.handlers.identity import group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Send
@@ -24,7 +24,6 @@ from reportbot.rules.ownership import becomes_public
 from reportbot.rules.reminders import Kind, digest_due, quiet, weekly_digest_due
 from reportbot.rules.stats import week_ending
 from reportbot.storage.repositories import DueReminder
-from reportbot.storage.uow import UnitOfWork
 
 Channels = str | tuple[str, ...]
 
@@ -78,7 +77,7 @@ async def expire_reports(svc: Services, now: datetime) -> int:
     return expired
 
 
-async def _consecutive_expiries(uow: UnitOfWork, project_id: int, phone: str) -> int:
+async def _consecutive_expiries(uow: Unit, project_id: int, phone: str) -> int:
     """Expiries of this customer since the last visit or release, whoever reported."""
     kinds = await uow.events.kinds_since(project_id, phone, (EventKind.EXPIRED, EventKind.VISITED, EventKind.RELEASED))
     count = 0
@@ -144,7 +143,7 @@ def _groups(project: Project, channels: tuple[str, ...]) -> list[tuple[str, str]
     return [(channel, chat) for channel, chat in found if chat]
 
 
-async def _person(uow: UnitOfWork, staff_id: int, channels: tuple[str, ...]) -> tuple[str, str] | None:
+async def _person(uow: Unit, staff_id: int, channels: tuple[str, ...]) -> tuple[str, str] | None:
     """(channel, chat) reaching this person: the first running channel they are registered on."""
     for channel in channels:
         chat = await private_chat_of(uow, staff_id, channel)
@@ -153,7 +152,7 @@ async def _person(uow: UnitOfWork, staff_id: int, channels: tuple[str, ...]) -> 
     return None
 
 
-async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime, channels: tuple[str, ...]) -> list[Action]:
+async def _render(uow: Unit, svc: Services, r: DueReminder, now: datetime, channels: tuple[str, ...]) -> list[Action]:
     """The message a reminder stands for — or nothing, when what it was about has moved on."""
     project = await uow.projects.get(r.project_id)
     assert project is not None
@@ -199,7 +198,7 @@ async def _render(uow: UnitOfWork, svc: Services, r: DueReminder, now: datetime,
                                   policy=svc.policy), channel=channel)]
 
 
-async def _digest(uow: UnitOfWork, svc: Services, project: Project, at: datetime) -> str:
+async def _digest(uow: Unit, svc: Services, project: Project, at: datetime) -> str:
     local = at.astimezone(svc.tz)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + timedelta(days=1)

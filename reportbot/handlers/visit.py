@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.identity import CHAT_CHANNELS, group_chat, private_chat_of
 from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.handlers.people import named_staff
@@ -19,7 +19,6 @@ from reportbot.rules.privacy import same_customer
 from reportbot.rules.refusal import Refusal
 from reportbot.rules.reminders import plan_for_visit
 from reportbot.storage.tables import VisitRow
-from reportbot.storage.uow import UnitOfWork
 
 GROUP_CHANNELS = CHAT_CHANNELS  # the channels a project may have a group on (identity.group_chat)
 
@@ -38,14 +37,14 @@ def _usage(svc: Services, msg: Incoming, command: str, problem: Refusal | str | 
     return [Send(msg.chat_id, svc.render("usage.j2", command=command, problem=text))]
 
 
-async def _one_person(uow: UnitOfWork, name: str, team: str | None) -> Staff | str:
+async def _one_person(uow: Unit, name: str, team: str | None) -> Staff | str:
     found = await named_staff(uow, name, team)
     if len(found) == 1:
         return found[0]
     return f"没有找到“{name}”" if not found else f"有不止一位“{name}”，请加上 队名："
 
 
-async def _plan_follow_ups(uow: UnitOfWork, visit: Visit, svc: Services, at_key: str) -> None:
+async def _plan_follow_ups(uow: Unit, visit: Visit, svc: Services, at_key: str) -> None:
     if visit.owner_id is None:
         return
     for plan in plan_for_visit(visit.last_activity_at, svc.policy):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from reportbot.handlers.context import Services
+from reportbot.handlers.context import Services, Unit
 from reportbot.handlers.messages import Action, Incoming, Send
 from reportbot.rules.model import Event, Project, Report, Visit
 from reportbot.rules.phone import Phone, looks_like_phone, parse_phone
-from reportbot.storage.uow import UnitOfWork
 
 RECEIPT = re.compile(r"^BB-\d{8}-\d{4,}$", re.IGNORECASE)
 MAX_CUSTOMERS_SHOWN = 5
@@ -60,7 +59,7 @@ async def handle_who(msg: Incoming, query: str, projects: list[Project], svc: Se
     ]
 
 
-async def _files(uow: UnitOfWork, keys: list[tuple[int, str]], projects: dict[int, Project]) -> list[CustomerFile]:
+async def _files(uow: Unit, keys: list[tuple[int, str]], projects: dict[int, Project]) -> list[CustomerFile]:
     files = []
     for project_id, phone in dict.fromkeys(keys):
         reports = await uow.reports.by_phone([project_id], phone)
