@@ -38,26 +38,20 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from reportbot.storage.cards import CardRepository
+from reportbot.storage.counters import CounterRepository
 from reportbot.storage.deadletters import DeadLetterRepository
+from reportbot.storage.deals import DealRepository
+from reportbot.storage.deliveries import DeliveryRepository
 from reportbot.storage.erasure import ErasureRepository
-from reportbot.storage.reporting import (
-    DealRepository,
-    LedgerRepository,
-    StatsRepository,
-    TeamChangeRepository,
-)
-from reportbot.storage.repositories import (
-    CounterRepository,
-    DeliveryRepository,
-    EventRepository,
-    FollowUpRepository,
-    ProjectRepository,
-    ReminderRepository,
-    ReportRepository,
-    StaffRepository,
-    VisitRepository,
-)
+from reportbot.storage.events import EventRepository
+from reportbot.storage.ledger import LedgerRepository
+from reportbot.storage.projects import ProjectRepository
+from reportbot.storage.reminders import ReminderRepository
+from reportbot.storage.reports import ReportRepository
 from reportbot.storage.sql import PostgresSql, Sql, SqliteSql
+from reportbot.storage.staff import StaffRepository, TeamChangeRepository
+from reportbot.storage.stats import StatsRepository
+from reportbot.storage.visits import FollowUpRepository, VisitRepository
 from reportbot.storage.web import WebRepository
 
 
@@ -142,7 +136,7 @@ class UnitOfWork:
             _LOCK_HOLDER.reset(self._holder_token)
             self._lock.release()
 
-    # The repositories of storage.reporting and storage.erasure take the session itself: built when first used.
+    # These repositories take the session itself: built when first used.
     @property
     def deals(self) -> DealRepository:
         return DealRepository(self.session)
