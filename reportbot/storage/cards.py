@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from reportbot.storage.base import MAX_ROW_ID
-from reportbot.storage.tables import GroupCardReportRow, GroupCardRow
+from reportbot.storage.transport_tables import GroupCardReportRow, GroupCardRow
 
 
 class CardRepository:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reportbot.storage.tables import DeadLetterRow
+from reportbot.storage.transport_tables import DeadLetterRow
 
 OPEN_STATES = ("open", "retry")
 

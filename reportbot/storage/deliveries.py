@@ -16,7 +16,7 @@ from sqlalchemy import delete, select, update
 
 from reportbot.storage.base import Repository
 from reportbot.storage.sql import values_list
-from reportbot.storage.tables import DeliveryRow, OutboxRow
+from reportbot.storage.transport_tables import DeliveryRow, OutboxRow
 
 
 @dataclass(frozen=True)

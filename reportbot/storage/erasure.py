@@ -15,15 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from reportbot.rules.audit import PERSONAL_DETAIL_KINDS
 from reportbot.rules.privacy import FORGOTTEN_NAME
-from reportbot.storage.tables import (
-    DealRow,
-    EventRow,
-    FollowUpRow,
-    OutboxRow,
-    PublicCustomerRow,
-    ReportRow,
-    VisitRow,
-)
+from reportbot.storage.tables import DealRow, EventRow, FollowUpRow, PublicCustomerRow, ReportRow, VisitRow
+from reportbot.storage.transport_tables import OutboxRow
 
 
 @dataclass(frozen=True)

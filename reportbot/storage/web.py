@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reportbot.storage.tables import WebSessionRow, WebTokenRow
+from reportbot.storage.transport_tables import WebSessionRow, WebTokenRow
 
 
 @dataclass(frozen=True)

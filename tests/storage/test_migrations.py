@@ -6,7 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import reportbot.storage.tables  # noqa: F401
+# Imported for what they do: register every table on SQLModel.metadata.
+import reportbot.storage.tables
+import reportbot.storage.transport_tables  # noqa: F401
 from reportbot.storage.db import Database
 
 

@@ -21,7 +21,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from reportbot.rules.model import Project, Role, Staff
-from reportbot.storage.tables import WebSessionRow
+from reportbot.storage.transport_tables import WebSessionRow
 from reportbot.storage.uow import UnitOfWork
 
 COOKIE = "rb_session"

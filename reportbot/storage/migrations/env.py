@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-import reportbot.storage.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+# Imported for what they do: register every table on SQLModel.metadata.
+import reportbot.storage.tables
+import reportbot.storage.transport_tables  # noqa: F401
 from reportbot.storage.types import UTCDateTime
 
 config = context.config
