@@ -11,8 +11,9 @@ else goes through the ORM session; both share the unit's transaction.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol, cast
 
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reportbot.storage.sql import Sql
@@ -43,3 +44,15 @@ class Repository:
 
     async def sql(self) -> Sql:
         return await self._unit.sql()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched: its result is a CursorResult, though the session's ``execute``
+    is typed for every kind of statement."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def stored_id(row_id: int | None) -> int:
+    """The id of a row read back from the database (SQLModel types it ``int | None``: None before the insert)."""
+    assert row_id is not None
+    return row_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
 from reportbot.storage.base import Repository
 from reportbot.storage.tables import DailyCounterRow
@@ -20,7 +21,9 @@ class CounterRepository(Repository):
         stmt = (
             insert(DailyCounterRow)
             .values(name=name, day=day, value=1)
-            .on_conflict_do_update(index_elements=["name", "day"], set_={"value": DailyCounterRow.value + 1})
+            .on_conflict_do_update(
+                index_elements=["name", "day"], set_={"value": col(DailyCounterRow.value) + 1}
+            )
         )
         await self.session.execute(stmt)
 

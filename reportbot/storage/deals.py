@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from reportbot.rules.model import Deal
 from reportbot.storage.tables import DealRow, StaffRow
@@ -14,9 +15,9 @@ from reportbot.storage.tables import DealRow, StaffRow
 _OWNER = aliased(StaffRow)
 _RECORDER = aliased(StaffRow)
 _DEAL_SELECT = (
-    select(DealRow, _OWNER.name, _RECORDER.name)
-    .outerjoin(_OWNER, _OWNER.id == DealRow.owner_id)
-    .join(_RECORDER, _RECORDER.id == DealRow.recorded_by_id)
+    select(DealRow, col(_OWNER.name), col(_RECORDER.name))
+    .outerjoin(_OWNER, col(_OWNER.id) == DealRow.owner_id)
+    .join(_RECORDER, col(_RECORDER.id) == DealRow.recorded_by_id)
 )
 
 
@@ -31,7 +32,7 @@ class DealRepository:
         self.session = session
 
     async def of_customer(self, project_id: int, phone: str) -> Deal | None:
-        stmt = _DEAL_SELECT.where(DealRow.project_id == project_id, DealRow.phone == phone)
+        stmt = _DEAL_SELECT.where(col(DealRow.project_id) == project_id, col(DealRow.phone) == phone)
         found = (await self.session.execute(stmt)).first()
         return _deal(*found) if found else None
 
@@ -44,5 +45,9 @@ class DealRepository:
         return deal
 
     async def between(self, project_id: int, start: datetime, end: datetime) -> list[Deal]:
-        stmt = _DEAL_SELECT.where(DealRow.project_id == project_id, DealRow.at >= start, DealRow.at < end)
-        return [_deal(*r) for r in (await self.session.execute(stmt.order_by(DealRow.at, DealRow.id))).all()]
+        stmt = (
+            _DEAL_SELECT
+            .where(col(DealRow.project_id) == project_id, col(DealRow.at) >= start, col(DealRow.at) < end)
+            .order_by(col(DealRow.at), col(DealRow.id))
+        )
+        return [_deal(*r) for r in (await self.session.execute(stmt)).all()]

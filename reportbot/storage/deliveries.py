@@ -13,8 +13,9 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import delete, select, update
+from sqlmodel import col
 
-from reportbot.storage.base import Repository
+from reportbot.storage.base import Repository, rowcount
 from reportbot.storage.sql import values_list
 from reportbot.storage.transport_tables import DeliveryRow, OutboxRow
 
@@ -61,34 +62,37 @@ class DeliveryRepository(Repository):
         """Each started answer counts an attempt; a finished one is sent or failed (never back to sending)."""
         if sending:
             await self.session.execute(
-                update(OutboxRow).where(OutboxRow.id.in_(sorted(sending)))  # type: ignore[union-attr]
-                .values(attempts=OutboxRow.attempts + 1, state="sending")
+                update(OutboxRow).where(col(OutboxRow.id).in_(sorted(sending)))
+                .values(attempts=col(OutboxRow.attempts) + 1, state="sending")
             )
         for failed in (False, True):
             ids = sorted(i for i, f in done.items() if f is failed)
             if ids:
                 await self.session.execute(
-                    update(OutboxRow).where(OutboxRow.id.in_(ids))  # type: ignore[union-attr]
+                    update(OutboxRow).where(col(OutboxRow.id).in_(ids))
                     .values(state="failed" if failed else "sent", sent_at=at)
                 )
 
     async def prune(self, before: datetime) -> int:
         """Forget keys and finished answers older than ``before`` (no channel redelivers that late)."""
         finished = delete(OutboxRow).where(
-            OutboxRow.created_at < before, OutboxRow.state.in_(("sent", "failed"))  # type: ignore[attr-defined]
+            col(OutboxRow.created_at) < before, col(OutboxRow.state).in_(("sent", "failed"))
         )
         await self.session.execute(finished)
-        still_owed = select(OutboxRow.delivery_id).where(OutboxRow.delivery_id.is_not(None))  # type: ignore[union-attr]
-        keys = delete(DeliveryRow).where(DeliveryRow.received_at < before, DeliveryRow.id.not_in(still_owed))  # type: ignore[union-attr]
-        return int((await self.session.execute(keys)).rowcount or 0)
+        still_owed = select(col(OutboxRow.delivery_id)).where(col(OutboxRow.delivery_id).is_not(None))
+        keys = delete(DeliveryRow).where(
+            col(DeliveryRow.received_at) < before, col(DeliveryRow.id).not_in(still_owed)
+        )
+        return rowcount(await self.session.execute(keys))
 
     async def unsent(self, channel: str, created_before: datetime | None = None) -> list[OutboxEntry]:
         stmt = (
-            select(OutboxRow.id, OutboxRow.channel, OutboxRow.chat_id, OutboxRow.payload, OutboxRow.state)
-            .where(OutboxRow.channel == channel, OutboxRow.state.in_(("pending", "sending")))  # type: ignore[attr-defined]
-            .order_by(OutboxRow.id)
+            select(col(OutboxRow.id), col(OutboxRow.channel), col(OutboxRow.chat_id), col(OutboxRow.payload),
+                   col(OutboxRow.state))
+            .where(col(OutboxRow.channel) == channel, col(OutboxRow.state).in_(("pending", "sending")))
+            .order_by(col(OutboxRow.id))
         )
         if created_before is not None:
-            stmt = stmt.where(OutboxRow.created_at < created_before)
+            stmt = stmt.where(col(OutboxRow.created_at) < created_before)
         rows = (await self.session.execute(stmt)).all()
         return [OutboxEntry(r.id, r.channel, r.chat_id, r.payload, r.state == "sending") for r in rows]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from reportbot.rules.audit import (
     GENESIS,
@@ -130,7 +131,7 @@ class EventRepository(Repository):
     async def chain(self, project_id: int) -> tuple[list[Link], str | None]:
         """A project's events in id order with its chain head, for `reportbot audit verify`."""
         rows = (await self.session.execute(
-            select(EventRow).where(EventRow.project_id == project_id).order_by(EventRow.id)
+            select(EventRow).where(col(EventRow.project_id) == project_id).order_by(col(EventRow.id))
         )).scalars()
         links = [
             Link(r.id or 0, r.prev_hash, r.hash, r.project_id, r.phone, r.report_id, r.kind, r.actor_id, r.at, r.detail,
@@ -142,11 +143,12 @@ class EventRepository(Repository):
 
     async def history(self, project_id: int, phone: str) -> list[Event]:
         stmt = (
-            select(EventRow, StaffRow.name, StaffRow.team, ReportRow.receipt_no, ReportRow.team, ReportRow.canvasser_id)
-            .join(StaffRow, StaffRow.id == EventRow.actor_id)
-            .outerjoin(ReportRow, ReportRow.id == EventRow.report_id)
-            .where(EventRow.project_id == project_id, EventRow.phone == phone)
-            .order_by(EventRow.at, EventRow.id)
+            select(EventRow, col(StaffRow.name), col(StaffRow.team), col(ReportRow.receipt_no),
+                   col(ReportRow.team), col(ReportRow.canvasser_id))
+            .join(StaffRow, col(StaffRow.id) == EventRow.actor_id)
+            .outerjoin(ReportRow, col(ReportRow.id) == EventRow.report_id)
+            .where(col(EventRow.project_id) == project_id, col(EventRow.phone) == phone)
+            .order_by(col(EventRow.at), col(EventRow.id))
         )
         rows = (await self.session.execute(stmt)).all()
         moves = await team_changes(self.session, {row.actor_id for row, *_ in rows})
@@ -167,22 +169,23 @@ class EventRepository(Repository):
     async def kinds_since(self, project_id: int, phone: str, kinds: Iterable[EventKind]) -> list[EventKind]:
         """The customer's events of these kinds, oldest first (for counting consecutive expiries)."""
         stmt = (
-            select(EventRow.kind)
+            select(col(EventRow.kind))
             .where(
-                EventRow.project_id == project_id,
-                EventRow.phone == phone,
-                EventRow.kind.in_([k.value for k in kinds]),
+                col(EventRow.project_id) == project_id,
+                col(EventRow.phone) == phone,
+                col(EventRow.kind).in_([k.value for k in kinds]),
             )
-            .order_by(EventRow.at, EventRow.id)
+            .order_by(col(EventRow.at), col(EventRow.id))
         )
         return [EventKind(k) for k in (await self.session.execute(stmt)).scalars()]
 
     async def count_between(self, project_id: int, kind: EventKind, start: datetime, end: datetime) -> int:
         stmt = select(func.count()).where(
-            EventRow.project_id == project_id, EventRow.kind == kind.value, EventRow.at >= start, EventRow.at < end
+            col(EventRow.project_id) == project_id, col(EventRow.kind) == kind.value,
+            col(EventRow.at) >= start, col(EventRow.at) < end,
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def count(self, kind: EventKind) -> int:
-        stmt = select(func.count()).where(EventRow.kind == kind.value)
+        stmt = select(func.count()).where(col(EventRow.kind) == kind.value)
         return int((await self.session.execute(stmt)).scalar_one())

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from reportbot.rules.model import EventKind, Status
 from reportbot.rules.teams import team_at
@@ -85,12 +86,13 @@ class LedgerRepository:
     async def reports(self, project_id: int, start: datetime, end: datetime) -> list[ReportLine]:
         canvasser, filer, decider = aliased(StaffRow), aliased(StaffRow), aliased(StaffRow)
         stmt = (
-            select(ReportRow, canvasser.name, filer.name, decider.name)
-            .join(canvasser, canvasser.id == ReportRow.canvasser_id)
-            .join(filer, filer.id == ReportRow.filed_by_id)
-            .outerjoin(decider, decider.id == ReportRow.decided_by_id)
-            .where(ReportRow.project_id == project_id, ReportRow.reported_at >= start, ReportRow.reported_at < end)
-            .order_by(ReportRow.reported_at, ReportRow.id)
+            select(ReportRow, col(canvasser.name), col(filer.name), col(decider.name))
+            .join(canvasser, col(canvasser.id) == ReportRow.canvasser_id)
+            .join(filer, col(filer.id) == ReportRow.filed_by_id)
+            .outerjoin(decider, col(decider.id) == ReportRow.decided_by_id)
+            .where(col(ReportRow.project_id) == project_id, col(ReportRow.reported_at) >= start,
+                   col(ReportRow.reported_at) < end)
+            .order_by(col(ReportRow.reported_at), col(ReportRow.id))
         )
         return [
             ReportLine(r.receipt_no, r.customer, r.phone, r.team, c, f, r.reported_at, r.appointment_at,
@@ -100,16 +102,18 @@ class LedgerRepository:
 
     async def events(self, project_id: int, start: datetime, end: datetime) -> list[EventLine]:
         """Every event of the period, and every event of the reports filed in it (their status history)."""
-        filed = select(ReportRow.id).where(
-            ReportRow.project_id == project_id, ReportRow.reported_at >= start, ReportRow.reported_at < end
+        filed = select(col(ReportRow.id)).where(
+            col(ReportRow.project_id) == project_id, col(ReportRow.reported_at) >= start,
+            col(ReportRow.reported_at) < end,
         )
-        in_period = (EventRow.at >= start) & (EventRow.at < end)
+        in_period = (col(EventRow.at) >= start) & (col(EventRow.at) < end)
         stmt = (
-            select(EventRow, StaffRow.name, StaffRow.team, ReportRow.receipt_no, ReportRow.team)
-            .join(StaffRow, StaffRow.id == EventRow.actor_id)
-            .outerjoin(ReportRow, ReportRow.id == EventRow.report_id)
-            .where(EventRow.project_id == project_id, in_period | EventRow.report_id.in_(filed))
-            .order_by(EventRow.at, EventRow.id)
+            select(EventRow, col(StaffRow.name), col(StaffRow.team), col(ReportRow.receipt_no),
+                   col(ReportRow.team))
+            .join(StaffRow, col(StaffRow.id) == EventRow.actor_id)
+            .outerjoin(ReportRow, col(ReportRow.id) == EventRow.report_id)
+            .where(col(EventRow.project_id) == project_id, in_period | col(EventRow.report_id).in_(filed))
+            .order_by(col(EventRow.at), col(EventRow.id))
         )
         rows = (await self.session.execute(stmt)).all()
         changes = await self._teams.of_staff(e.actor_id for e, *_ in rows)
@@ -122,14 +126,14 @@ class LedgerRepository:
     async def visits(self, project_id: int, start: datetime, end: datetime) -> list[VisitLine]:
         owner, bringer, registrar = aliased(StaffRow), aliased(StaffRow), aliased(StaffRow)
         stmt = (
-            select(VisitRow, ReportRow.customer, ReportRow.receipt_no, owner.name, owner.team, bringer.name,
-                   registrar.name)
-            .outerjoin(ReportRow, ReportRow.id == VisitRow.report_id)
-            .outerjoin(owner, owner.id == VisitRow.owner_id)
-            .outerjoin(bringer, bringer.id == VisitRow.brought_by_id)
-            .join(registrar, registrar.id == VisitRow.registered_by_id)
-            .where(VisitRow.project_id == project_id, VisitRow.at >= start, VisitRow.at < end)
-            .order_by(VisitRow.at, VisitRow.id)
+            select(VisitRow, col(ReportRow.customer), col(ReportRow.receipt_no), col(owner.name),
+                   col(owner.team), col(bringer.name), col(registrar.name))
+            .outerjoin(ReportRow, col(ReportRow.id) == VisitRow.report_id)
+            .outerjoin(owner, col(owner.id) == VisitRow.owner_id)
+            .outerjoin(bringer, col(bringer.id) == VisitRow.brought_by_id)
+            .join(registrar, col(registrar.id) == VisitRow.registered_by_id)
+            .where(col(VisitRow.project_id) == project_id, col(VisitRow.at) >= start, col(VisitRow.at) < end)
+            .order_by(col(VisitRow.at), col(VisitRow.id))
         )
         return [
             VisitLine(v.at, v.phone, customer, v.rule, owner_name, owner_team, brought, registrar_name, v.companions,
@@ -141,12 +145,17 @@ class LedgerRepository:
     async def reminders_sent(self, project_id: int, start: datetime, end: datetime) -> list[ReminderLine]:
         person = aliased(StaffRow)
         stmt = (
-            select(ReminderRow.sent_at, ReminderRow.due_at, ReminderRow.kind, person.name, ReportRow.receipt_no,
-                   func.coalesce(ReportRow.phone, VisitRow.phone))
-            .outerjoin(person, person.id == ReminderRow.staff_id)
-            .outerjoin(ReportRow, ReportRow.id == ReminderRow.report_id)
-            .outerjoin(VisitRow, VisitRow.id == ReminderRow.visit_id)
-            .where(ReminderRow.project_id == project_id, ReminderRow.sent_at >= start, ReminderRow.sent_at < end)
-            .order_by(ReminderRow.sent_at, ReminderRow.id)
+            select(col(ReminderRow.sent_at), col(ReminderRow.due_at), col(ReminderRow.kind), col(person.name),
+                   col(ReportRow.receipt_no), func.coalesce(col(ReportRow.phone), col(VisitRow.phone)))
+            .outerjoin(person, col(person.id) == ReminderRow.staff_id)
+            .outerjoin(ReportRow, col(ReportRow.id) == ReminderRow.report_id)
+            .outerjoin(VisitRow, col(VisitRow.id) == ReminderRow.visit_id)
+            .where(col(ReminderRow.project_id) == project_id, col(ReminderRow.sent_at) >= start,
+                   col(ReminderRow.sent_at) < end)
+            .order_by(col(ReminderRow.sent_at), col(ReminderRow.id))
         )
-        return [ReminderLine(*row) for row in (await self.session.execute(stmt)).all()]
+        lines = []
+        for sent_at, due_at, kind, to_name, receipt_no, phone in (await self.session.execute(stmt)).all():
+            assert sent_at is not None  # sent in the period
+            lines.append(ReminderLine(sent_at, due_at, kind, to_name, receipt_no, phone))
+        return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from reportbot.rules.model import Project
 from reportbot.storage.base import Repository
@@ -39,7 +40,8 @@ class ProjectRepository(Repository):
         return Project(*row) if row else None
 
     async def by_name(self, name: str) -> Project | None:
-        row = (await self.session.execute(select(ProjectRow).where(ProjectRow.name == name))).scalar_one_or_none()
+        stmt = select(ProjectRow).where(col(ProjectRow.name) == name)
+        row = (await self.session.execute(stmt)).scalar_one_or_none()
         return _project(row) if row else None
 
     async def by_chat(self, channel: str, chat_id: str) -> Project | None:

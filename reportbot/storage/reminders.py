@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
-from reportbot.storage.base import Repository
+from reportbot.storage.base import Repository, stored_id
 from reportbot.storage.sql import values_list
 from reportbot.storage.tables import ReminderRow
 
@@ -54,9 +55,9 @@ class ReminderRepository(Repository):
         """Mark the due, unsent reminders as sent and return them: the claim is the update itself,
         so of two bot processes sweeping at once each reminder goes to exactly one."""
         due = (
-            select(ReminderRow.id)
-            .where(ReminderRow.sent_at.is_(None), ReminderRow.due_at <= now)  # type: ignore[union-attr]
-            .order_by(ReminderRow.due_at, ReminderRow.id)
+            select(col(ReminderRow.id))
+            .where(col(ReminderRow.sent_at).is_(None), col(ReminderRow.due_at) <= now)
+            .order_by(col(ReminderRow.due_at), col(ReminderRow.id))
             .limit(limit)
         )
         if self.dialect == "postgresql":
@@ -66,17 +67,22 @@ class ReminderRepository(Repository):
             return []
         stmt = (
             update(ReminderRow)
-            .where(ReminderRow.id.in_(ids), ReminderRow.sent_at.is_(None))  # type: ignore[union-attr]
+            .where(col(ReminderRow.id).in_(ids), col(ReminderRow.sent_at).is_(None))
             .values(sent_at=now, outcome="sent")
-            .returning(ReminderRow.id, ReminderRow.kind, ReminderRow.project_id, ReminderRow.report_id,
-                       ReminderRow.visit_id, ReminderRow.staff_id, ReminderRow.due_at)
+            .returning(col(ReminderRow.id), col(ReminderRow.kind), col(ReminderRow.project_id),
+                       col(ReminderRow.report_id), col(ReminderRow.visit_id), col(ReminderRow.staff_id),
+                       col(ReminderRow.due_at))
         )
-        rows = (await self.session.execute(stmt)).all()
-        return sorted((DueReminder(*r) for r in rows), key=lambda r: (r.due_at, r.id))
+        claimed = [
+            DueReminder(stored_id(rid), kind, project_id, report_id, visit_id, staff_id, due_at)
+            for rid, kind, project_id, report_id, visit_id, staff_id, due_at in (await self.session.execute(stmt)).all()
+        ]
+        return sorted(claimed, key=lambda r: (r.due_at, r.id))
 
     async def exists(self, key: str) -> bool:
-        return (await self.session.execute(select(ReminderRow.id).where(ReminderRow.key == key))).first() is not None
+        stmt = select(col(ReminderRow.id)).where(col(ReminderRow.key) == key)
+        return (await self.session.execute(stmt)).first() is not None
 
     async def unsent(self) -> int:
-        stmt = select(func.count()).where(ReminderRow.sent_at.is_(None))  # type: ignore[union-attr]
+        stmt = select(func.count()).where(col(ReminderRow.sent_at).is_(None))
         return int((await self.session.execute(stmt)).scalar_one())

@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from reportbot.rules.model import ACTIVE_STATUSES, RejectReason, Report, Status
 from reportbot.storage import report_filing
-from reportbot.storage.base import MAX_ROW_ID, Repository, Unit
+from reportbot.storage.base import MAX_ROW_ID, Repository, Unit, rowcount
 from reportbot.storage.events import EventRepository
 from reportbot.storage.report_filing import CustomerState, NewReport, PlannedReminder
 from reportbot.storage.tables import ACTIVE_SQL, PublicCustomerRow, ReportRow, StaffRow
@@ -23,9 +24,9 @@ _CANVASSER = aliased(StaffRow)
 _DECIDER = aliased(StaffRow)
 # Built once: a report with the names of its canvasser and of whoever decided it.
 _REPORT_SELECT = (
-    select(ReportRow, _CANVASSER.name, _DECIDER.name)
-    .join(_CANVASSER, _CANVASSER.id == ReportRow.canvasser_id)
-    .outerjoin(_DECIDER, _DECIDER.id == ReportRow.decided_by_id)
+    select(ReportRow, col(_CANVASSER.name), col(_DECIDER.name))
+    .join(_CANVASSER, col(_CANVASSER.id) == ReportRow.canvasser_id)
+    .outerjoin(_DECIDER, col(_DECIDER.id) == ReportRow.decided_by_id)
 )
 
 
@@ -89,52 +90,58 @@ class ReportRepository(Repository):
     async def get(self, report_id: int) -> Report | None:
         if not 0 < report_id <= MAX_ROW_ID:  # e.g. from forged button data: no such row, and PostgreSQL would refuse
             return None
-        return await self._one(self._select().where(ReportRow.id == report_id))
+        return await self._one(self._select().where(col(ReportRow.id) == report_id))
 
     async def get_many(self, report_ids: Sequence[int]) -> list[Report]:
         """These reports, in the order asked (ids that name no report are left out)."""
         wanted = [r for r in report_ids if 0 < r <= MAX_ROW_ID]
         if not wanted:
             return []
-        found = {r.id: r for r in await self._many(self._select().where(ReportRow.id.in_(sorted(set(wanted)))))}  # type: ignore[union-attr]
+        stmt = self._select().where(col(ReportRow.id).in_(sorted(set(wanted))))
+        found = {r.id: r for r in await self._many(stmt)}
         return [found[r] for r in wanted if r in found]
 
     async def active_for(self, project_id: int, phone: str) -> Report | None:
         """The report that holds this customer now, if any."""
         stmt = self._select().where(
-            ReportRow.project_id == project_id, ReportRow.phone == phone, ReportRow.status.in_(_ACTIVE)
+            col(ReportRow.project_id) == project_id, col(ReportRow.phone) == phone,
+            col(ReportRow.status).in_(_ACTIVE),
         )
         return await self._one(stmt)
 
     async def count_active_of(self, canvasser_id: int) -> int:
-        stmt = select(func.count()).where(ReportRow.canvasser_id == canvasser_id, ReportRow.status.in_(_ACTIVE))
+        stmt = select(func.count()).where(
+            col(ReportRow.canvasser_id) == canvasser_id, col(ReportRow.status).in_(_ACTIVE)
+        )
         return int((await self.session.execute(stmt)).scalar_one())
 
     async def active_of(self, canvasser_id: int) -> list[Report]:
         stmt = (
             self._select()
-            .where(ReportRow.canvasser_id == canvasser_id, ReportRow.status.in_(_ACTIVE))
-            .order_by(ReportRow.valid_until, ReportRow.id)
+            .where(col(ReportRow.canvasser_id) == canvasser_id, col(ReportRow.status).in_(_ACTIVE))
+            .order_by(col(ReportRow.valid_until), col(ReportRow.id))
         )
         return await self._many(stmt)
 
     async def by_receipt(self, project_ids: Iterable[int], receipt_no: str) -> list[Report]:
-        stmt = self._select().where(ReportRow.project_id.in_(list(project_ids)), ReportRow.receipt_no == receipt_no)
+        stmt = self._select().where(
+            col(ReportRow.project_id).in_(list(project_ids)), col(ReportRow.receipt_no) == receipt_no
+        )
         return await self._many(stmt)
 
     async def by_phone(self, project_ids: Iterable[int], phone: str) -> list[Report]:
         stmt = (
             self._select()
-            .where(ReportRow.project_id.in_(list(project_ids)), ReportRow.phone == phone)
-            .order_by(ReportRow.id)
+            .where(col(ReportRow.project_id).in_(list(project_ids)), col(ReportRow.phone) == phone)
+            .order_by(col(ReportRow.id))
         )
         return await self._many(stmt)
 
     async def by_customer(self, project_ids: Iterable[int], customer: str, limit: int = 20) -> list[Report]:
         stmt = (
             self._select()
-            .where(ReportRow.project_id.in_(list(project_ids)), ReportRow.customer == customer)
-            .order_by(ReportRow.id.desc())
+            .where(col(ReportRow.project_id).in_(list(project_ids)), col(ReportRow.customer) == customer)
+            .order_by(col(ReportRow.id).desc())
             .limit(limit)
         )
         return await self._many(stmt)
@@ -142,28 +149,28 @@ class ReportRepository(Repository):
     async def page(self, where: LedgerFilter, after: tuple[datetime, int] | None, limit: int) -> list[Report]:
         """One page of a project's ledger, newest first (or oldest), after a (reported_at, id) key: a keyset,
         not an OFFSET, so that page 2,000 costs what page 1 does (ix_report_project_time)."""
-        stmt = self._select().where(ReportRow.project_id == where.project_id)
+        stmt = self._select().where(col(ReportRow.project_id) == where.project_id)
         if where.status is not None:
-            stmt = stmt.where(ReportRow.status == where.status.value)
+            stmt = stmt.where(col(ReportRow.status) == where.status.value)
         if where.team is not None:
-            stmt = stmt.where(ReportRow.team == where.team)
+            stmt = stmt.where(col(ReportRow.team) == where.team)
         if where.canvasser_id is not None:
-            stmt = stmt.where(ReportRow.canvasser_id == where.canvasser_id)
+            stmt = stmt.where(col(ReportRow.canvasser_id) == where.canvasser_id)
         if where.start is not None:
-            stmt = stmt.where(ReportRow.reported_at >= where.start)
+            stmt = stmt.where(col(ReportRow.reported_at) >= where.start)
         if where.end is not None:
-            stmt = stmt.where(ReportRow.reported_at < where.end)
+            stmt = stmt.where(col(ReportRow.reported_at) < where.end)
         if where.phone is not None:
-            stmt = stmt.where(ReportRow.phone == where.phone)
+            stmt = stmt.where(col(ReportRow.phone) == where.phone)
         if where.receipt is not None:
-            stmt = stmt.where(ReportRow.receipt_no == where.receipt)
+            stmt = stmt.where(col(ReportRow.receipt_no) == where.receipt)
         if where.customer is not None:
-            stmt = stmt.where(ReportRow.customer == where.customer)
-        key = tuple_(ReportRow.reported_at, ReportRow.id)
+            stmt = stmt.where(col(ReportRow.customer) == where.customer)
+        key = tuple_(col(ReportRow.reported_at), col(ReportRow.id))
         if after is not None:
             stmt = stmt.where(key < tuple_(*after) if where.newest_first else key > tuple_(*after))
-        order = (ReportRow.reported_at.desc(), ReportRow.id.desc()) if where.newest_first else (  # type: ignore[attr-defined]
-            ReportRow.reported_at, ReportRow.id)
+        order = (col(ReportRow.reported_at).desc(), col(ReportRow.id).desc()) if where.newest_first else (
+            col(ReportRow.reported_at), col(ReportRow.id))
         return await self._many(stmt.order_by(*order).limit(limit))
 
     async def customer_state(
@@ -190,7 +197,7 @@ class ReportRepository(Repository):
         """Move a pending report to confirmed/rejected; False if it was not pending any more."""
         stmt = (
             update(ReportRow)
-            .where(ReportRow.id == report_id, ReportRow.status == Status.PENDING.value)
+            .where(col(ReportRow.id) == report_id, col(ReportRow.status) == Status.PENDING.value)
             .values(
                 status=status.value,
                 decided_by_id=by,
@@ -199,23 +206,23 @@ class ReportRepository(Repository):
             )
         )
         result = await self.session.execute(stmt)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def set_status(self, report_id: int, status: Status, *, only_from: Iterable[Status]) -> bool:
         """Move a report on (visited, expired) if it is still in one of ``only_from``."""
         stmt = (
             update(ReportRow)
-            .where(ReportRow.id == report_id, ReportRow.status.in_([s.value for s in only_from]))
+            .where(col(ReportRow.id) == report_id, col(ReportRow.status).in_([s.value for s in only_from]))
             .values(status=status.value)
         )
-        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(await self.session.execute(stmt)))
 
     async def due_to_expire(self, now: datetime, limit: int = 500) -> list[Report]:
         stmt = (
             self._select()
             # ACTIVE_SQL as written, not bound parameters: so the partial index ix_report_active_expiry applies.
-            .where(text(f"report.{ACTIVE_SQL}"), ReportRow.valid_until <= now)
-            .order_by(ReportRow.valid_until, ReportRow.id)
+            .where(text(f"report.{ACTIVE_SQL}"), col(ReportRow.valid_until) <= now)
+            .order_by(col(ReportRow.valid_until), col(ReportRow.id))
             .limit(limit)
         )
         return await self._many(stmt)
@@ -224,24 +231,24 @@ class ReportRepository(Repository):
         stmt = (
             self._select()
             .where(
-                ReportRow.project_id == project_id,
-                ReportRow.status.in_(_ACTIVE),
-                ReportRow.valid_until > start,
-                ReportRow.valid_until <= end,
+                col(ReportRow.project_id) == project_id,
+                col(ReportRow.status).in_(_ACTIVE),
+                col(ReportRow.valid_until) > start,
+                col(ReportRow.valid_until) <= end,
             )
-            .order_by(ReportRow.valid_until, ReportRow.id)
+            .order_by(col(ReportRow.valid_until), col(ReportRow.id))
         )
         return await self._many(stmt)
 
     async def latest_for(self, project_id: int, phone: str) -> Report | None:
-        stmt = self._select().where(ReportRow.project_id == project_id, ReportRow.phone == phone)
-        return await self._one(stmt.order_by(ReportRow.id.desc()).limit(1))
+        stmt = self._select().where(col(ReportRow.project_id) == project_id, col(ReportRow.phone) == phone)
+        return await self._one(stmt.order_by(col(ReportRow.id).desc()).limit(1))
 
     async def is_public(self, project_id: int, phone: str) -> bool:
-        stmt = select(PublicCustomerRow.id).where(
-            PublicCustomerRow.project_id == project_id,
-            PublicCustomerRow.phone == phone,
-            PublicCustomerRow.released_at.is_(None),  # type: ignore[union-attr]
+        stmt = select(col(PublicCustomerRow.id)).where(
+            col(PublicCustomerRow.project_id) == project_id,
+            col(PublicCustomerRow.phone) == phone,
+            col(PublicCustomerRow.released_at).is_(None),
         )
         return (await self.session.execute(stmt)).first() is not None
 
@@ -253,10 +260,10 @@ class ReportRepository(Repository):
         stmt = (
             update(PublicCustomerRow)
             .where(
-                PublicCustomerRow.project_id == project_id,
-                PublicCustomerRow.phone == phone,
-                PublicCustomerRow.released_at.is_(None),  # type: ignore[union-attr]
+                col(PublicCustomerRow.project_id) == project_id,
+                col(PublicCustomerRow.phone) == phone,
+                col(PublicCustomerRow.released_at).is_(None),
             )
             .values(released_at=at)
         )
-        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(await self.session.execute(stmt)))

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from reportbot.rules.model import Project, Role, Staff
 from reportbot.rules.teams import TeamChange
-from reportbot.storage.base import Repository
+from reportbot.storage.base import Repository, rowcount
 from reportbot.storage.tables import StaffIdentityRow, StaffRow, TeamChangeRow
 
 
@@ -71,17 +72,17 @@ class StaffRepository(Repository):
         return None
 
     async def identity_taken(self, channel: str, external_id: str) -> bool:
-        stmt = select(StaffIdentityRow.id).where(
-            StaffIdentityRow.channel == channel, StaffIdentityRow.external_id == external_id
+        stmt = select(col(StaffIdentityRow.id)).where(
+            col(StaffIdentityRow.channel) == channel, col(StaffIdentityRow.external_id) == external_id
         )
         return (await self.session.execute(stmt)).first() is not None
 
     async def by_name(self, name: str, team: str | None = None) -> list[Staff]:
         """Staff registered under this name, in this team when one is given."""
-        stmt = select(StaffRow).where(StaffRow.name == name)
+        stmt = select(StaffRow).where(col(StaffRow.name) == name)
         if team is not None:
-            stmt = stmt.where(StaffRow.team == team)
-        return [_staff(r) for r in (await self.session.execute(stmt.order_by(StaffRow.id))).scalars()]
+            stmt = stmt.where(col(StaffRow.team) == team)
+        return [_staff(r) for r in (await self.session.execute(stmt.order_by(col(StaffRow.id)))).scalars()]
 
     async def identities(self, staff_id: int) -> dict[str, str]:
         rows = await (await self.sql()).rows(
@@ -102,7 +103,7 @@ class StaffRepository(Repository):
         return sorted(found, key=lambda s: (s.team, s.name, s.id))
 
     async def all(self) -> list[tuple[Staff, dict[str, str]]]:
-        rows = list((await self.session.execute(select(StaffRow).order_by(StaffRow.id))).scalars())
+        rows = list((await self.session.execute(select(StaffRow).order_by(col(StaffRow.id)))).scalars())
         ids = (await self.session.execute(select(StaffIdentityRow))).scalars()
         by_staff: dict[int, dict[str, str]] = {}
         for ident in ids:
@@ -116,8 +117,8 @@ async def team_changes(session: AsyncSession, staff_ids: set[int]) -> dict[int, 
         return {}
     stmt = (
         select(TeamChangeRow)
-        .where(TeamChangeRow.staff_id.in_(sorted(staff_ids)))
-        .order_by(TeamChangeRow.at, TeamChangeRow.id)
+        .where(col(TeamChangeRow.staff_id).in_(sorted(staff_ids)))
+        .order_by(col(TeamChangeRow.at), col(TeamChangeRow.id))
     )
     moves: dict[int, list[TeamChange]] = {}
     for row in (await session.execute(stmt)).scalars():
@@ -132,8 +133,12 @@ class TeamChangeRepository:
     async def move(self, staff_id: int, from_team: str, to_team: str, at: datetime, by_id: int) -> bool:
         """Move a person to another team, recording the change; False if they were not in ``from_team``
         any more (somebody moved them a moment earlier)."""
-        stmt = update(StaffRow).where(StaffRow.id == staff_id, StaffRow.team == from_team).values(team=to_team)
-        if not (await self.session.execute(stmt)).rowcount:  # type: ignore[attr-defined]
+        stmt = (
+            update(StaffRow)
+            .where(col(StaffRow.id) == staff_id, col(StaffRow.team) == from_team)
+            .values(team=to_team)
+        )
+        if not rowcount(await self.session.execute(stmt)):
             return False
         self.session.add(TeamChangeRow(staff_id=staff_id, from_team=from_team, to_team=to_team, at=at, by_id=by_id))
         await self.session.flush()

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from reportbot.rules.model import EventKind, Status
 from reportbot.rules.stats import Fact, Measure, is_rereport
@@ -28,8 +29,11 @@ def _previous(column: Any) -> Any:
     prev = aliased(ReportRow)
     return (
         select(getattr(prev, column))
-        .where(prev.project_id == ReportRow.project_id, prev.phone == ReportRow.phone, prev.id < ReportRow.id)
-        .order_by(prev.id.desc())
+        .where(
+            col(prev.project_id) == ReportRow.project_id, col(prev.phone) == ReportRow.phone,
+            col(prev.id) < ReportRow.id,
+        )
+        .order_by(col(prev.id).desc())
         .limit(1)
         .correlate(ReportRow)
         .scalar_subquery()
@@ -47,18 +51,19 @@ class StatsRepository:
         facts = await self._report_facts(project_id, start, end)
         moved: list[tuple[Measure, datetime, int, str, str]] = []  # counted for the team a person was in then
         for at, staff_id, name, team in await self._rows(
-            select(EventRow.at, EventRow.actor_id, StaffRow.name, StaffRow.team)
-            .join(StaffRow, StaffRow.id == EventRow.actor_id)
-            .where(*self._period(EventRow, project_id, start, end), EventRow.kind == EventKind.DUPLICATE_REFUSED.value)
+            select(col(EventRow.at), col(EventRow.actor_id), col(StaffRow.name), col(StaffRow.team))
+            .join(StaffRow, col(StaffRow.id) == EventRow.actor_id)
+            .where(*self._period(EventRow, project_id, start, end),
+                   col(EventRow.kind) == EventKind.DUPLICATE_REFUSED.value)
         ):
             moved.append((Measure.DUPLICATES, at, staff_id, name, team))
         canvasser, bringer = aliased(StaffRow), aliased(StaffRow)
         for at, team, canvasser_id, canvasser_name, brought_id, brought_name, brought_team in await self._rows(
-            select(VisitRow.at, ReportRow.team, ReportRow.canvasser_id, canvasser.name, VisitRow.brought_by_id,
-                   bringer.name, bringer.team)
-            .outerjoin(ReportRow, ReportRow.id == VisitRow.report_id)
-            .outerjoin(canvasser, canvasser.id == ReportRow.canvasser_id)
-            .outerjoin(bringer, bringer.id == VisitRow.brought_by_id)
+            select(col(VisitRow.at), col(ReportRow.team), col(ReportRow.canvasser_id), col(canvasser.name),
+                   col(VisitRow.brought_by_id), col(bringer.name), col(bringer.team))
+            .outerjoin(ReportRow, col(ReportRow.id) == VisitRow.report_id)
+            .outerjoin(canvasser, col(canvasser.id) == ReportRow.canvasser_id)
+            .outerjoin(bringer, col(bringer.id) == VisitRow.brought_by_id)
             .where(*self._period(VisitRow, project_id, start, end))
         ):
             if canvasser_id is not None:  # the report decided ownership at the visit
@@ -71,8 +76,8 @@ class StatsRepository:
         for measure, at, staff_id, name, current in moved:
             facts.append(Fact(measure, team_at(current, changes.get(staff_id, []), at), staff_id, name))
         for _, owner_id, owner_name, team in await self._rows(
-            select(DealRow.at, DealRow.owner_id, StaffRow.name, DealRow.team)
-            .outerjoin(StaffRow, StaffRow.id == DealRow.owner_id)
+            select(col(DealRow.at), col(DealRow.owner_id), col(StaffRow.name), col(DealRow.team))
+            .outerjoin(StaffRow, col(StaffRow.id) == DealRow.owner_id)
             .where(*self._period(DealRow, project_id, start, end))
         ):
             facts.append(Fact(Measure.DEALS, team, owner_id, owner_name))
@@ -81,12 +86,12 @@ class StatsRepository:
     async def _report_facts(self, project_id: int, start: datetime, end: datetime) -> list[Fact]:
         """Reports, confirmations, rejections and expiries count for the report's canvasser and team."""
         stmt = (
-            select(EventRow.kind, ReportRow.team, ReportRow.canvasser_id, StaffRow.name,
+            select(col(EventRow.kind), col(ReportRow.team), col(ReportRow.canvasser_id), col(StaffRow.name),
                    _previous("status"), _previous("canvasser_id"))
-            .join(ReportRow, ReportRow.id == EventRow.report_id)
-            .join(StaffRow, StaffRow.id == ReportRow.canvasser_id)
+            .join(ReportRow, col(ReportRow.id) == EventRow.report_id)
+            .join(StaffRow, col(StaffRow.id) == ReportRow.canvasser_id)
             .where(*self._period(EventRow, project_id, start, end),
-                   EventRow.kind.in_([k.value for k in _REPORT_MEASURES]))
+                   col(EventRow.kind).in_([k.value for k in _REPORT_MEASURES]))
         )
         facts = []
         for kind, team, canvasser_id, name, previous_status, previous_canvasser in await self._rows(stmt):

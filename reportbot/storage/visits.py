@@ -7,14 +7,18 @@ from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import aliased
+from sqlmodel import col
 
 from reportbot.rules.model import Visit
 from reportbot.rules.privacy import same_customer
-from reportbot.storage.base import Repository
+from reportbot.storage.base import Repository, rowcount
 from reportbot.storage.tables import DealRow, FollowUpRow, StaffRow, VisitRow
 
 _OWNER = aliased(StaffRow)
-_VISIT_SELECT = select(VisitRow, _OWNER.name, _OWNER.team).outerjoin(_OWNER, _OWNER.id == VisitRow.owner_id)
+_VISIT_SELECT = (
+    select(VisitRow, col(_OWNER.name), col(_OWNER.team))
+    .outerjoin(_OWNER, col(_OWNER.id) == VisitRow.owner_id)
+)
 
 
 class VisitRepository(Repository):
@@ -47,13 +51,18 @@ class VisitRepository(Repository):
 
     async def of_customer(self, project_id: int, phone: str, phone_hash: str | None = None) -> Visit | None:
         """The customer's visit: by the masked key, told apart by the keyed hash where both sides have one."""
-        stmt = self._select().where(VisitRow.project_id == project_id, VisitRow.phone == phone).order_by(VisitRow.id)
+        stmt = (
+            self._select()
+            .where(col(VisitRow.project_id) == project_id, col(VisitRow.phone) == phone)
+            .order_by(col(VisitRow.id))
+        )
         found = [v for v in await self._many(stmt) if same_customer(v.phone_hash, phone_hash)]
         exact = [v for v in found if phone_hash is not None and v.phone_hash == phone_hash]
-        return (exact or found or [None])[0]
+        chosen = exact or found
+        return chosen[0] if chosen else None
 
     async def get(self, visit_id: int) -> Visit | None:
-        found = await self._many(self._select().where(VisitRow.id == visit_id))
+        found = await self._many(self._select().where(col(VisitRow.id) == visit_id))
         return found[0] if found else None
 
     async def add(self, row: VisitRow) -> Visit:
@@ -66,35 +75,39 @@ class VisitRepository(Repository):
     async def set_owner(self, visit_id: int, owner_id: int | None, rule: str, at: datetime) -> None:
         stmt = (
             update(VisitRow)
-            .where(VisitRow.id == visit_id)
+            .where(col(VisitRow.id) == visit_id)
             .values(owner_id=owner_id, rule=rule, last_activity_at=at, lapsed_at=None)
         )
         await self.session.execute(stmt)
 
     async def touch(self, visit_id: int, at: datetime) -> None:
-        await self.session.execute(update(VisitRow).where(VisitRow.id == visit_id).values(last_activity_at=at))
+        stmt = update(VisitRow).where(col(VisitRow.id) == visit_id).values(last_activity_at=at)
+        await self.session.execute(stmt)
 
     async def lapse(self, visit_id: int, at: datetime) -> bool:
         stmt = (
             update(VisitRow)
-            .where(VisitRow.id == visit_id, VisitRow.owner_id.is_not(None))  # type: ignore[union-attr]
+            .where(col(VisitRow.id) == visit_id, col(VisitRow.owner_id).is_not(None))
             .values(owner_id=None, lapsed_at=at)
         )
-        return bool((await self.session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(await self.session.execute(stmt)))
 
     async def idle_owned(self, before: datetime, limit: int = 500) -> list[Visit]:
         """Visits owned by a canvasser whose last follow-up (or the visit) is older than ``before``."""
         stmt = (
             self._select()
-            .where(VisitRow.owner_id.is_not(None), VisitRow.last_activity_at <= before)  # type: ignore[union-attr]
-            .where(~exists().where(DealRow.visit_id == VisitRow.id))  # a sold customer's ownership stays
-            .order_by(VisitRow.last_activity_at, VisitRow.id)  # the longest idle first: ix_visit_owned_activity
+            .where(col(VisitRow.owner_id).is_not(None), col(VisitRow.last_activity_at) <= before)
+            .where(~exists().where(col(DealRow.visit_id) == VisitRow.id))  # a sold customer's ownership stays
+            # the longest idle first: ix_visit_owned_activity
+            .order_by(col(VisitRow.last_activity_at), col(VisitRow.id))
             .limit(limit)
         )
         return await self._many(stmt)
 
     async def count_between(self, project_id: int, start: datetime, end: datetime) -> int:
-        stmt = select(func.count()).where(VisitRow.project_id == project_id, VisitRow.at >= start, VisitRow.at < end)
+        stmt = select(func.count()).where(
+            col(VisitRow.project_id) == project_id, col(VisitRow.at) >= start, col(VisitRow.at) < end
+        )
         return int((await self.session.execute(stmt)).scalar_one())
 
 
@@ -109,6 +122,7 @@ class FollowUpRepository(Repository):
 
     async def count_since(self, project_id: int, phone: str, since: datetime) -> int:
         stmt = select(func.count()).where(
-            FollowUpRow.project_id == project_id, FollowUpRow.phone == phone, FollowUpRow.at >= since
+            col(FollowUpRow.project_id) == project_id, col(FollowUpRow.phone) == phone,
+            col(FollowUpRow.at) >= since,
         )
         return int((await self.session.execute(stmt)).scalar_one())

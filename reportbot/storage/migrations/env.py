@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from alembic.util import CommandError
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
@@ -43,7 +45,7 @@ def _url() -> str:
     return str(url)
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Autogenerate our column types as the migrations import them (no sqlmodel in migrations)."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "UTCDateTime()"
