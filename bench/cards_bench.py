@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench.common import Row, Stat, percentile
-from bench.telegram_bench import ROOT, BotSpec, Databases, Office, _serving, bot_on_emulator, burst
+from bench.common import ROOT, Row, Stat, percentile
+from bench.telegram_bench import BotSpec, Databases, Office, _serving, bot_on_emulator, burst
 from reportbot.handlers import directory
 from reportbot.handlers.directory import NewStaff
 from reportbot.storage.db import Database

@@ -15,13 +15,11 @@ import itertools
 import json
 import os
 import queue
-import resource
 import secrets
 import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +31,29 @@ import aiosqlite
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from bench.common import Row, Stat, percentile, timed_calls
+from bench.common import (
+    POSTGRES,
+    ROOT,
+    SQLITE,
+    Load,
+    Measured,
+    Row,
+    Sample,
+    Stat,
+    asyncpg_dsn,
+    calls,
+    capped_calls,
+    database,
+    dollar,
+    grouped,
+    insert_sql,
+    measure,
+    own_peak_rss_mib,
+    percentile,
+    pg_admin,
+    postgres_cpu_seconds,
+    qmark,
+)
 from bench.sweep_bench import sweep_rows
 from reportbot.bot import polling
 from reportbot.handlers import delivery, directory
@@ -54,9 +74,6 @@ from tests.storage.pg_socket import unix_socket_url
 from tests.storage.race import REPORTED_AT, SURNAMES, TEAM, canvasser, register
 
 SECTION = "storage"
-ROOT = Path(__file__).resolve().parents[1]
-PG_ADMIN_DSN = os.environ.get("REPORTBOT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
-SQLITE, POSTGRES = "SQLite", "PostgreSQL"
 
 # The office: race.py's project and 200 canvassers, four more projects, one assistant for /who.
 CANVASSERS = 200
@@ -122,7 +139,6 @@ ISSUE_FIGURES = {
 }
 
 Values = tuple[object, ...]
-Sample = tuple[float, list[float]]  # one repetition: operations per second, latencies in ms
 
 
 @dataclass(frozen=True)
@@ -142,8 +158,6 @@ class Plan:
 
 
 PLANS = {False: Plan((0,)), True: Plan((0, 1_000_000), seconds_per_rep=3, pipeline_reports=2000)}
-WARMUP = 10  # operations (or racers) before a load is measured
-MIN_COUNT = 20  # operations per repetition, however slow the load
 
 
 def phone_text(n: int) -> str:
@@ -159,11 +173,6 @@ def sqlite_time(at: datetime) -> str:
 def as_is(at: datetime) -> datetime:
     """An aware datetime as asyncpg sends it to a timestamptz column."""
     return at
-
-
-def asyncpg_dsn(url: str) -> str:
-    """A SQLAlchemy postgresql+asyncpg URL as asyncpg itself takes it."""
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 @dataclass
@@ -223,153 +232,6 @@ class Ledger:
 # Measuring
 
 
-@dataclass(frozen=True)
-class Load:
-    """A workload: ``run(count)`` does count operations and returns (per second, latencies in ms)."""
-
-    run: Callable[[int], Awaitable[Sample]]
-    count: int
-    failures: Counter[str] = field(default_factory=Counter)  # answers that were errors, by message
-
-
-@dataclass(frozen=True)
-class Measured:
-    """Throughput and latency percentiles over the repetitions of one load."""
-
-    rate: Stat
-    p50: Stat
-    p99: Stat
-    worst: Stat
-    count: int  # operations per repetition
-    cpu: Stat  # this process's CPU time per operation, ms (the database server's is not in it)
-    server_cpu: Stat | None = None  # the PostgreSQL server's, every process of it, per operation, ms
-    both_cpu: Stat | None = None  # this process's and the server's together, repetition by repetition
-
-    @classmethod
-    def of(
-        cls, samples: list[Sample], cpu_ms: list[float], server_cpu_ms: list[float] | None = None
-    ) -> Measured:
-        def over(pick: Callable[[list[float]], float]) -> Stat:
-            return Stat.of([pick(latencies) for _, latencies in samples])
-
-        return cls(
-            Stat.of([rate for rate, _ in samples]),
-            over(lambda s: percentile(s, 50)),
-            over(lambda s: percentile(s, 99)),
-            over(max),
-            len(samples[0][1]),
-            Stat.of(cpu_ms),
-            Stat.of(server_cpu_ms) if server_cpu_ms else None,
-            Stat.of([here + server for here, server in zip(cpu_ms, server_cpu_ms, strict=True)])
-            if server_cpu_ms else None,
-        )  # fmt: skip
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def postgres_cpu_seconds() -> float | None:
-    """User + system CPU of every PostgreSQL server process on this machine so far, in seconds, with
-    what its exited backends left in the postmaster's account; None where /proc does not show them.
-    Meant for the server the bench runs against on this machine (REPORTBOT_BENCH_PG's default): with
-    the database elsewhere and another cluster running here, it would read the wrong one. What the
-    server does between two loads (autovacuum, the WAL writer) can land in the next load's window."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            pid_comm, _, rest = stat.read_text().rpartition(")")
-        except OSError:  # gone while listed
-            continue
-        if pid_comm.endswith("(postgres"):
-            fields = rest.split()
-            ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime (stat fields 14–17)
-    return ticks / CLOCK_TICKS if ticks else None
-
-
-async def calibrate(load: Load, seconds: float | None) -> int:
-    """Warm the load up; the count that takes about ``seconds`` (None: always ``load.count``)."""
-    rate, _ = await load.run(min(load.count, WARMUP))
-    if seconds is None:
-        return load.count
-    return max(min(load.count, MIN_COUNT), min(load.count, round(rate * seconds)))
-
-
-async def measure(
-    reps: int, loads: dict[str, Load], seconds: float | None = None,
-    before_each: Callable[[], Awaitable[None]] | None = None,
-    server_cpu_seconds: Callable[[], float | None] | None = None,
-) -> dict[str, Measured]:
-    """``reps`` repetitions of every load after a warm-up, interleaved so that drift hits all alike;
-    ``before_each`` runs before every measured run of a load, untimed; ``server_cpu_seconds`` reads
-    the database server's CPU so far, where it runs beside us as processes of its own."""
-    counts = {name: await calibrate(load, seconds) for name, load in loads.items()}
-    samples: dict[str, list[Sample]] = {name: [] for name in loads}
-    cpu: dict[str, list[float]] = {name: [] for name in loads}
-    server_cpu: dict[str, list[float]] = {name: [] for name in loads}
-    for _ in range(reps):
-        for name, load in loads.items():
-            if before_each is not None:
-                await before_each()
-            server_started = server_cpu_seconds() if server_cpu_seconds else None
-            started = time.process_time()
-            samples[name].append(await load.run(counts[name]))
-            cpu[name].append((time.process_time() - started) * 1000 / counts[name])  # per report, not per group
-            if server_started is not None and (server_now := server_cpu_seconds()) is not None:
-                server_cpu[name].append((server_now - server_started) * 1000 / counts[name])
-    return {  # the server's CPU only where every repetition could read it
-        name: Measured.of(s, cpu[name], server_cpu[name] if len(server_cpu[name]) == reps else None)
-        for name, s in samples.items()
-    }
-
-
-async def capped_calls(call: Callable[[int], Awaitable[object]], count: int, seconds: float) -> list[float]:
-    """call(0..count-1) one after another until ``seconds`` have passed: the latencies in ms."""
-    deadline = time.perf_counter() + seconds
-    latencies: list[float] = []
-    for i in range(count):
-        if time.perf_counter() > deadline:
-            break
-        start = time.perf_counter()
-        await call(i)
-        latencies.append((time.perf_counter() - start) * 1000)
-    return latencies
-
-
-async def timed_workers(call: Callable[[int], Awaitable[object]], count: int, workers: int) -> Sample:
-    """``count`` calls over ``workers`` concurrent loops (worker w makes calls w, w+workers, …)."""
-    if workers == 1:
-        return await timed_calls(call, count)
-
-    def worker(w: int) -> Awaitable[Sample]:
-        return timed_calls(lambda i: call(w + i * workers), len(range(w, count, workers)))
-
-    start = time.perf_counter()
-    parts = await asyncio.gather(*(worker(w) for w in range(workers)))
-    elapsed = time.perf_counter() - start
-    return count / elapsed, [ms for _, latencies in parts for ms in latencies]
-
-
-def calls(call: Callable[[int], Awaitable[object]], count: int, workers: int = 1) -> Load:
-    return Load(lambda n: timed_workers(call, n, workers), count)
-
-
-def grouped(call_group: Callable[[int], Awaitable[int]], count: int) -> Load:
-    """``count`` reports in groups as bot/polling.py makes them (``call_group`` returns how many it
-    handled); a latency is a whole group's: its reports' answers go out once it has committed."""
-
-    async def run(n: int) -> Sample:
-        done, g, latencies = 0, 0, []
-        start = time.perf_counter()
-        while done < n:
-            began = time.perf_counter()
-            done += await call_group(g)
-            latencies.append((time.perf_counter() - began) * 1000)
-            g += 1
-        return done / (time.perf_counter() - start), latencies
-
-    return Load(run, count)
-
-
 Answers = list[bool | BaseException]  # per racer: receipt or not, or the error it got instead
 
 
@@ -405,30 +267,6 @@ async def analyze(ledger: Ledger) -> None:
     floor fell from ~2,500 to ~400/s over a run, on whichever connections it struck). Analysed only once,
     at 30 rows, it is a seq scan on all of them, with the same end; at 300 rows, the customer's unique index."""
     await pg_admin("ANALYZE report", ledger.dsn)
-
-
-async def pg_admin(sql: str, dsn: str = PG_ADMIN_DSN) -> None:
-    """``sql`` on a connection of its own (by default to the server's admin database)."""
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def database(kind: str, stored: int, tmp: Path) -> AsyncIterator[str]:
-    """The URL of a new, empty database; a PostgreSQL one is dropped on leaving."""
-    if kind == SQLITE:
-        yield f"sqlite+aiosqlite:///{tmp / f'ledger-{stored}.db'}"
-        return
-    name = f"reportbot_bench_{uuid.uuid4().hex[:12]}"
-    await pg_admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        yield f"{base}/{name}"
-    finally:
-        await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.asynccontextmanager
@@ -523,19 +361,6 @@ def stored_visits(ledger: Ledger) -> Iterator[Values]:
 
 def audit_heads(ledger: Ledger) -> list[Values]:
     return [(project_id, head) for project_id, head in ledger.heads.items()]
-
-
-def insert_sql(table: str, columns: tuple[str, ...], mark: Callable[[int], str]) -> str:
-    marks = ", ".join(mark(n) for n in range(1, len(columns) + 1))
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
-
-
-def qmark(_: int) -> str:
-    return "?"
-
-
-def dollar(n: int) -> str:
-    return f"${n}"
 
 
 def fill_sqlite(ledger: Ledger) -> None:
@@ -854,21 +679,12 @@ FLOORS = {SQLITE: sqlite_floors, POSTGRES: postgres_floors}
 # Footprint: a child process, so that its peak RSS is the bot's alone
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS: VmHWM, since Linux carries the spawning parent's peak into ru_maxrss."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 async def footprint_child(
     url: str, first: int, reports: int, queries: int, seconds: float
 ) -> dict[str, float]:
     """Services built, then reports and /who answered (each phase capped at ``seconds``): peak RSS."""
     svc = services(url)
-    stack_mb = peak_rss_mb()
+    stack_mb = own_peak_rss_mib()
     try:
         done = len(await capped_calls(lambda i: send_report(svc, phone_text(first + i), i), reports, seconds))
         step = max(1, done // queries)
@@ -877,7 +693,7 @@ async def footprint_child(
         )
     finally:
         await svc.db.dispose()
-    return {"stack_mb": stack_mb, "peak_mb": peak_rss_mb(), "reports": done, "queries": len(who),
+    return {"stack_mb": stack_mb, "peak_mb": own_peak_rss_mib(), "reports": done, "queries": len(who),
             "who_p50_ms": percentile(who, 50), "who_p99_ms": percentile(who, 99)}  # fmt: skip
 
 

@@ -26,14 +26,13 @@ from typing import Any
 
 import aiohttp
 
-from bench.common import Row, Stat, percentile
+from bench.common import ROOT, Row, Stat, peak_rss_mib, percentile, process_cpu_seconds, stop
 from reportbot.handlers import directory
 from reportbot.handlers.directory import NewStaff
 from reportbot.storage.db import Database
 from reportbot.storage.migrate import upgrade
 from tests.e2e.emulator import Emulator, new_token
 
-ROOT = Path(__file__).resolve().parents[1]
 REPORTBOT = ROOT / ".venv" / "bin" / "reportbot"
 REPORT = "报备 客户：张先生 电话：138***{n:05d} 队名：{team} 拓客：{name} 到访：明天下午3点"
 POLL_INTERVAL = 0.05  # the bot's getUpdates interval (the emulator has no long polling)
@@ -347,12 +346,10 @@ class Session:
 
     def cpu_seconds(self) -> float:
         """User + system CPU the bot process has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.process.pid)
 
     def peak_rss_mib(self) -> float:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(status.split("VmHWM:")[1].split()[0]) / 1024
+        return peak_rss_mib(self.process.pid)
 
 
 @contextlib.asynccontextmanager
@@ -397,19 +394,6 @@ async def _until_ready(session: Session, timeout: float = 60.0) -> None:
     line = await asyncio.wait_for(session.process.stdout.readline(), timeout)
     if line.strip() != b"READY":
         raise RuntimeError(f"bot process did not start:\n{session.log.read_text()[-3000:]}")
-
-
-async def stop(process: asyncio.subprocess.Process, grace: float = 15.0) -> int | None:
-    """SIGINT, as Ctrl-C would; SIGKILL if it has not exited after grace seconds. The exit code, None if killed."""
-    if process.returncode is not None:
-        return process.returncode
-    process.send_signal(signal.SIGINT)
-    try:
-        return await asyncio.wait_for(process.wait(), grace)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        return None
 
 
 def _serving(spec: BotSpec) -> Callable[[Emulator, str], tuple[list[str], dict[str, str]]]:
