@@ -11,25 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import os
 import queue
-import secrets
 import sqlite3
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import aiosqlite
 import asyncpg
-from sqlalchemy.engine import make_url
 
 from bench.common import (
     POSTGRES,
@@ -40,77 +37,50 @@ from bench.common import (
     Row,
     Sample,
     Stat,
-    asyncpg_dsn,
     calls,
     capped_calls,
-    database,
     dollar,
     grouped,
     insert_sql,
     measure,
     own_peak_rss_mib,
     percentile,
-    pg_admin,
     postgres_cpu_seconds,
     qmark,
 )
+from bench.storage_history import generation_rows, open_ledger
+from bench.storage_ledger import (
+    ASSISTANT,
+    BARE_COLUMNS,
+    CANVASSERS,
+    MESSAGE_IDS,
+    OVER_TCP,
+    PLANS,
+    POLICY,
+    PROJECTS,
+    SECTION,
+    Ledger,
+    Plan,
+    Values,
+    analyze,
+    phone_text,
+    services,
+    where,
+)
 from bench.sweep_bench import sweep_rows
 from reportbot.bot import polling
-from reportbot.handlers import delivery, directory
+from reportbot.handlers import delivery
 from reportbot.handlers.context import Services
-from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.messages import Incoming, Send
-from reportbot.handlers.render import Renderer
 from reportbot.handlers.report import planned_reminders
 from reportbot.handlers.router import handle_message
-from reportbot.rules.audit import GENESIS, event_hash, personal_digest
-from reportbot.rules.policy import Policy
-from reportbot.storage.db import Database
-from reportbot.storage.migrate import upgrade
 from reportbot.storage.repositories import DeliveryRepository, NewReport, ReportRepository
 from reportbot.storage.sql import PostgresSql
 from reportbot.storage.tables import ACTIVE_SQL
-from tests.storage.pg_socket import unix_socket_url
-from tests.storage.race import REPORTED_AT, SURNAMES, TEAM, canvasser, register
+from tests.storage.race import REPORTED_AT, TEAM, canvasser
 
-SECTION = "storage"
-
-# The office: race.py's project and 200 canvassers, four more projects, one assistant for /who.
-CANVASSERS = 200
-PROJECTS = ("开盘楼盘", "森林半岛", "滨江花园", "云溪府", "锦绣城")
-ASSISTANT = NewStaff("周助理", TEAM, "assistant", "4000", project=PROJECTS[0])
-REGISTERED_AT = REPORTED_AT - timedelta(days=120)
-# The per-canvasser limit (50) is lifted: 1,000,000 stored reports leave ~100 active per canvasser.
-POLICY = replace(Policy(), max_active_reports_per_canvasser=10**9)
 REPORT_TEXT = "报备 客户：张先生 电话：{phone} 队名：" + TEAM + " 拓客：{name} 到访：明天下午3点"
 RACERS = 200
-MESSAGE_IDS = itertools.count(1)  # Telegram's message ids in the delivery keys: every report is a new message
-
-# Stored history: 90 days before the bench day; reports of the last 7 days are 1 in 4 active (≈ 2%).
-# Every report has its 'reported' event, chained per project as the bot chains them; every visited
-# report its visit (owned for the lapse period, lapsed to the office after it).
-STORED_DAYS = 90
-ACTIVE_DAYS = 7
-LAPSE_DAYS = Policy().ownership_lapse_days
-FIRST_DAY = REPORTED_AT.replace(hour=0, minute=0) - timedelta(days=STORED_DAYS)
-INACTIVE = ("expired", "rejected", "visited")
-ACTIVE = ("pending", "confirmed")
-
-# The bare transaction: "look up (project, masked phone) among active reports, insert if free, commit".
-BARE_COLUMNS = (
-    "project_id", "phone", "receipt_no", "customer", "team", "canvasser_id", "filed_by_id",
-    "appointment_at", "reported_at", "valid_until", "status", "source_channel", "source_chat",
-)  # fmt: skip
-REPORT_COLUMNS = ("id", *BARE_COLUMNS)
-EVENT_COLUMNS = (
-    "id", "project_id", "phone", "report_id", "kind", "actor_id", "at", "prev_hash", "hash", "salt", "personal_digest",
-)  # fmt: skip
-HEAD_COLUMNS = ("project_id", "last_hash")
-VISIT_COLUMNS = (
-    "project_id", "phone", "at", "registered_by_id", "companions", "rule", "owner_id", "report_id",
-    "last_activity_at", "lapsed_at",
-)  # fmt: skip
-BARE_TIMES = (REPORTED_AT + timedelta(hours=29), REPORTED_AT, REPORTED_AT + timedelta(days=8))
 SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
 
 # Names of the workloads, as the table shows them.
@@ -122,10 +92,6 @@ SQLITE3, AIOSQLITE = "bare tx, stdlib sqlite3", "bare tx, aiosqlite"
 ASYNCPG_1, ASYNCPG_8 = "bare tx, asyncpg 1 connection", "bare tx, asyncpg 8 connections"
 # Not the issue's floor: a report's own writes, through the report path's own statements, bare.
 ASYNCPG_8_WRITES = "a report's statements, bare, asyncpg 8 connections"
-# PostgreSQL is measured over its Unix socket when the server has one here, as a bot on the database's
-# machine connects (README "Performance"); the 8-connection loads are repeated over TCP loopback, under
-# their names with this suffix (the table shows the transport beside the database instead).
-OVER_TCP = " over TCP"
 PIPELINE_RACE, FLOOR_RACE = "race via pipeline", "race via bare tx"
 PIPELINE_GROUPED = (
     f"pipeline, 1 caller, groups of up to {polling.GROUP} or {polling.GROUP_SECONDS * 1000:g} ms in one "
@@ -137,96 +103,6 @@ ISSUE_FIGURES = {
     ASYNCPG_1: "issue: ≈ 1,400/s",
     ASYNCPG_8: "issue: ≈ 5,000/s",
 }
-
-Values = tuple[object, ...]
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How much of everything one mode does."""
-
-    stored_levels: tuple[int, ...]
-    reps: int = 5
-    seconds_per_rep: float = 2.5  # each load does as many operations as fit, within the counts below
-    pipeline_reports: int = 1000
-    floor_reports: int = 5000
-    race_reps: int = 3
-    footprint_reps: int = 1  # peak RSS barely moves between runs, and a run costs ~30 s
-    footprint_reports: int = 1000
-    footprint_queries: int = 100
-    footprint_seconds: float = 60  # per phase: at 1,000,000 stored a report can take a second
-
-
-PLANS = {False: Plan((0,)), True: Plan((0, 1_000_000), seconds_per_rep=3, pipeline_reports=2000)}
-
-
-def phone_text(n: int) -> str:
-    """Distinct masked phone n (0 ≤ n < 7,000,000): prefixes 130–199 × 100,000 suffixes."""
-    return f"{130 + n // 100_000}***{n % 100_000:05d}"
-
-
-def sqlite_time(at: datetime) -> str:
-    """An aware datetime as SQLAlchemy stores it on SQLite (naive UTC text with microseconds)."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def as_is(at: datetime) -> datetime:
-    """An aware datetime as asyncpg sends it to a timestamptz column."""
-    return at
-
-
-@dataclass
-class Ledger:
-    """A migrated database with the bench office registered and ``stored`` past reports in it."""
-
-    kind: str
-    url: str
-    stored: int
-    project_ids: list[int]
-    canvasser_ids: list[int]
-    generation_s: float | None = None
-    tcp_url: str | None = None  # PostgreSQL: the same database over TCP when ``url`` is its Unix socket
-    heads: dict[int, str] = field(default_factory=dict)  # each project's audit chain head after the history
-    _next_phone: int = 0
-    _next_receipt: int = 0
-    _times: Values = field(default=())
-
-    def __post_init__(self) -> None:
-        self._next_phone = self.stored  # stored report n has phone n
-        self._times = tuple(self.stamp(t) for t in BARE_TIMES)
-
-    @property
-    def stamp(self) -> Callable[[datetime], object]:
-        return sqlite_time if self.kind == SQLITE else as_is
-
-    @property
-    def path(self) -> str:
-        return str(make_url(self.url).database)
-
-    @property
-    def dsn(self) -> str:
-        return asyncpg_dsn(self.url)
-
-    @property
-    def tcp_dsn(self) -> str | None:
-        return asyncpg_dsn(self.tcp_url) if self.tcp_url else None
-
-    def take_phones(self, count: int = 1) -> int:
-        """Reserve ``count`` new customers; the first one's number."""
-        first, self._next_phone = self._next_phone, self._next_phone + count
-        return first
-
-    def bare_values(self, i: int, phone: str | None = None) -> Values:
-        """Bare report i (BARE_COLUMNS order): canvasser i mod 200, a new customer unless given."""
-        staff_id = self.canvasser_ids[i % CANVASSERS]
-        self._next_receipt += 1
-        phone = phone or phone_text(self.take_phones())
-        appointment, reported, valid_until = self._times
-        return (
-            self.project_ids[0], phone, f"FL-{self._next_receipt:08d}", "张先生", TEAM, staff_id, staff_id,
-            appointment, reported, valid_until, "pending", "telegram", str(5000 + i % CANVASSERS),
-        )  # fmt: skip
-
 
 # ---------------------------------------------------------------------------------------------
 # Measuring
@@ -250,145 +126,6 @@ def race(answer_all: Callable[[int], Awaitable[Answers]]) -> Load:
         return count / elapsed, [elapsed * 1000]
 
     return Load(run, RACERS, failures)
-
-
-# ---------------------------------------------------------------------------------------------
-# Databases
-
-
-async def analyze(ledger: Ledger) -> None:
-    """What autovacuum does each time a table has grown by 10 % (and 50 rows): fresh statistics for
-    ``report``, and every connection's cached plans made anew with them. The bench runs it before each
-    measured run, since a run adds thousands of reports and autovacuum wakes only once a minute.
-
-    Without it a database that started empty keeps whatever generic plan each connection chose while
-    ``report`` held a few rows: an index scan over the whole project (``ix_report_project_customer``,
-    filtering by phone) on some connections, and their lookups slowed as the table grew (the 8-connection
-    floor fell from ~2,500 to ~400/s over a run, on whichever connections it struck). Analysed only once,
-    at 30 rows, it is a seq scan on all of them, with the same end; at 300 rows, the customer's unique index."""
-    await pg_admin("ANALYZE report", ledger.dsn)
-
-
-@contextlib.asynccontextmanager
-async def open_ledger(kind: str, stored: int, tmp: Path) -> AsyncIterator[Ledger]:
-    """A migrated database with the office registered and ``stored`` reports bulk-inserted."""
-    async with database(kind, stored, tmp) as url:
-        await asyncio.to_thread(upgrade, url)
-        ledger = await register_office(kind, url, stored)
-        if kind == POSTGRES and (socket := await unix_socket_url(url)) is not None:
-            ledger.url, ledger.tcp_url = socket, url
-        if stored:
-            start = time.perf_counter()
-            await (asyncio.to_thread(fill_sqlite, ledger) if kind == SQLITE else fill_postgres(ledger))
-            ledger.generation_s = time.perf_counter() - start
-        yield ledger
-
-
-def services(url: str) -> Services:
-    """The bot's services as tests/storage/race.py builds them (with the lifted per-canvasser limit)."""
-    return Services(db=Database(url), render=Renderer(POLICY.timezone), policy=POLICY)
-
-
-async def register_office(kind: str, url: str, stored: int) -> Ledger:
-    db = Database(url)
-    try:
-        await register(db, CANVASSERS, REGISTERED_AT)
-        for n, name in enumerate(PROJECTS[1:], 1):
-            await directory.add_project(db, name, str(-1009000 - n), None, REGISTERED_AT)
-        await directory.add_staff(db, ASSISTANT, REGISTERED_AT)
-        projects = {p.name: p.id for p in await directory.list_projects(db)}
-        staff = {s.name: s.id for s, _ in await directory.list_staff(db)}
-    finally:
-        await db.dispose()
-    project_ids = [projects[name] for name in PROJECTS]
-    return Ledger(kind, url, stored, project_ids, [staff[canvasser(n).name] for n in range(CANVASSERS)])
-
-
-# ---------------------------------------------------------------------------------------------
-# The stored history, generated in bulk
-
-
-def stored_report(ledger: Ledger, i: int, per_day: int, days: list[str]) -> tuple[Values, datetime]:
-    """Past report i (REPORT_COLUMNS order) and its time, spread evenly over the 90 days before the bench day."""
-    day, k = divmod(i, per_day)
-    at = FIRST_DAY + timedelta(days=day, seconds=k * 86400 / per_day)
-    active = day >= STORED_DAYS - ACTIVE_DAYS and i % 4 == 0
-    status = ACTIVE[i // 4 % 2] if active else INACTIVE[i % 3]
-    staff_id = ledger.canvasser_ids[i % CANVASSERS]
-    stamp = ledger.stamp
-    return (
-        i + 1, ledger.project_ids[k % len(PROJECTS)], phone_text(i), f"BB-{days[day]}-{k // 5 + 1:04d}",
-        SURNAMES[i % 20] + "先生", TEAM, staff_id, staff_id, stamp(at + timedelta(days=1)), stamp(at),
-        stamp(at + timedelta(days=7)), status, "telegram", str(5000 + i % CANVASSERS),
-    ), at  # fmt: skip
-
-
-def stored_reports_at(ledger: Ledger) -> Iterator[tuple[Values, datetime]]:
-    per_day = -(-ledger.stored // STORED_DAYS)
-    days = [(FIRST_DAY + timedelta(days=d)).strftime("%Y%m%d") for d in range(STORED_DAYS)]
-    return (stored_report(ledger, i, per_day, days) for i in range(ledger.stored))
-
-
-def stored_reports(ledger: Ledger) -> Iterator[Values]:
-    return (report for report, _ in stored_reports_at(ledger))
-
-
-def stored_events(ledger: Ledger) -> Iterator[Values]:
-    """The 'reported' event of every stored report (EVENT_COLUMNS order), chained per project as
-    EventRepository.add chains them (``reportbot audit verify`` holds); the heads end up in ``ledger.heads``."""
-    heads = ledger.heads
-    for r, at in stored_reports_at(ledger):
-        report_id, project_id, phone, actor_id = r[0], r[1], r[2], r[6]
-        salt = secrets.token_hex(16)
-        digest = personal_digest(salt, str(phone), None)
-        prev = heads.get(int(project_id), GENESIS)  # type: ignore[call-overload]
-        link = event_hash(prev, project_id, report_id, "reported", actor_id, at, None, digest)  # type: ignore[arg-type]
-        heads[int(project_id)] = link  # type: ignore[call-overload]
-        yield report_id, project_id, phone, report_id, "reported", actor_id, r[9], prev, link, salt, digest
-
-
-def stored_visits(ledger: Ledger) -> Iterator[Values]:
-    """The visit of every visited stored report (VISIT_COLUMNS order), a day after the report."""
-    stamp, lapse_before = ledger.stamp, REPORTED_AT - timedelta(days=LAPSE_DAYS)
-    for r, at in stored_reports_at(ledger):
-        if r[11] != "visited":
-            continue
-        visited = at + timedelta(days=1)
-        lapsed = visited < lapse_before  # nobody followed up: the office's since
-        owner, lapsed_at = (None, stamp(visited + timedelta(days=LAPSE_DAYS))) if lapsed else (r[6], None)
-        yield r[1], r[2], stamp(visited), r[6], 0, "reported", owner, r[0], stamp(visited), lapsed_at
-
-
-def audit_heads(ledger: Ledger) -> list[Values]:
-    return [(project_id, head) for project_id, head in ledger.heads.items()]
-
-
-def fill_sqlite(ledger: Ledger) -> None:
-    """Stdlib sqlite3 executemany inside one transaction on the migrated file."""
-    with contextlib.closing(sqlite3.connect(ledger.path, isolation_level=None)) as conn:
-        conn.execute("BEGIN")
-        conn.executemany(insert_sql("report", REPORT_COLUMNS, qmark), stored_reports(ledger))
-        conn.executemany(insert_sql("event", EVENT_COLUMNS, qmark), stored_events(ledger))
-        conn.executemany(insert_sql("audit_head", HEAD_COLUMNS, qmark), audit_heads(ledger))
-        conn.executemany(insert_sql("visit", VISIT_COLUMNS, qmark), stored_visits(ledger))
-        conn.execute("COMMIT")
-
-
-async def fill_postgres(ledger: Ledger) -> None:
-    """asyncpg binary COPY, the id sequences moved past it, and the ANALYZE autovacuum would run."""
-    conn = await asyncpg.connect(ledger.dsn)
-    try:
-        await conn.copy_records_to_table("report", records=stored_reports(ledger), columns=REPORT_COLUMNS)
-        await conn.copy_records_to_table("event", records=stored_events(ledger), columns=EVENT_COLUMNS)
-        await conn.copy_records_to_table("audit_head", records=audit_heads(ledger), columns=HEAD_COLUMNS)
-        await conn.copy_records_to_table("visit", records=stored_visits(ledger), columns=VISIT_COLUMNS)
-        for table in ("report", "event"):
-            await conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
-            )
-        await conn.execute("ANALYZE report, event, visit")
-    finally:
-        await conn.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,12 +458,6 @@ async def footprint(ledger: Ledger, plan: Plan) -> dict[str, Stat]:
 # Rows
 
 
-def where(ledger: Ledger, load: str = "") -> str:
-    """The database the rows of ``load`` ran on, and how it was reached when both ways were measured."""
-    over = "" if ledger.tcp_url is None else " (TCP loopback)" if load.endswith(OVER_TCP) else " (Unix socket)"
-    return f"{ledger.kind}{over}, {ledger.stored:,} stored"
-
-
 def latency_note(m: Measured) -> str:
     server = f", PostgreSQL's {m.server_cpu.show(2)} ms/op" if m.server_cpu else ""
     latency = f"{m.count:,}/rep; p50 {m.p50.show(2)} ms, p99 {m.p99.show(2)} ms"
@@ -855,17 +586,6 @@ def footprint_rows(ledger: Ledger, plan: Plan, fp: dict[str, Stat]) -> list[Row]
         Row(SECTION, f"/who p50 (in the footprint run) — {where(ledger)}", fp["who_p50_ms"], "ms",
             note=f"p99 {fp['who_p99_ms'].show(2)} ms", higher_is_better=False),
     ]  # fmt: skip
-
-
-def generation_rows(ledger: Ledger) -> list[Row]:
-    if ledger.generation_s is None:
-        return []
-    note = f"{ledger.stored:,} reports, their chained events, a visit per visited report, in {ledger.generation_s:.1f} s"
-    how = "sqlite3 executemany, one transaction" if ledger.kind == SQLITE else "asyncpg COPY + ANALYZE"
-    rate = Stat.of([ledger.stored / ledger.generation_s])
-    return [Row(SECTION, f"generate stored history — {where(ledger)}", rate, "reports/s", how, note=note)]
-
-
 
 
 # ---------------------------------------------------------------------------------------------
