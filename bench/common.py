@@ -316,7 +316,8 @@ async def pg_admin(sql: str, dsn: str = PG_ADMIN_DSN) -> None:
 
 @contextlib.asynccontextmanager
 async def database(kind: str, stored: int, tmp: Path) -> AsyncIterator[str]:
-    """The URL of a new, empty database; a PostgreSQL one (``reportbot_bench_<random>``) is dropped on leaving."""
+    """The URL of a new, empty database; a PostgreSQL one (``reportbot_bench_<random>``) is dropped on
+    leaving."""
     if kind == SQLITE:
         yield f"sqlite+aiosqlite:///{tmp / f'ledger-{stored}.db'}"
         return

@@ -1,4 +1,4 @@
-"""The reminder sweep (handlers/sweep.py) with 100,000 pending reminders stored, on a ledger of the storage section.
+"""The reminder sweep (handlers/sweep.py) with 100,000 pending reminders stored, on a storage ledger.
 
 The reminders are bulk-inserted beside the ledger's active reports (three reminder kinds a canvasser
 gets about a report), falling due evenly over the week after the bench moment: about five come due
