@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bench.common import Row, Stat, percentile
-from bench.telegram_bench import ROOT, BotSpec, Databases, Office, _serving, bot_on_emulator, burst
+from bench.common import ROOT, Row, Stat, percentile
+from bench.telegram_bot import BotSpec, bot_on_emulator, serve_command
+from bench.telegram_office import Databases, Office, burst
 from reportbot.handlers import directory
 from reportbot.handlers.directory import NewStaff
 from reportbot.storage.db import Database
@@ -86,7 +87,7 @@ async def telegram_run(root: Path, reports: int, seconds: float) -> Figures:
     spec = BotSpec("reportbot", production_limiter=True, db_url=url)
     messages = [office.report(n) for n in range(reports)]
     private, group = [p.user_id for p in office.people], office.groups[0]
-    async with bot_on_emulator(_serving(spec), folder / "bot.log") as session:
+    async with bot_on_emulator(serve_command(spec), folder / "bot.log") as session:
         people, emulator = session.people, session.emulator
         assert emulator is not None
         sent = await burst(people, messages, spacing=seconds / reports)

@@ -13,16 +13,14 @@ import subprocess
 import sys
 import time
 from datetime import datetime
-from pathlib import Path
 from types import ModuleType
 from zoneinfo import ZoneInfo
 
-from bench.common import Row, Stat, percentile
+from bench.common import ROOT, Row, Stat, percentile
 from reportbot.rules import report_parse
 from reportbot.rules.policy import Policy
 
 BEFORE = "f886fc6"
-ROOT = Path(__file__).resolve().parents[1]
 RUNS, PARSES = 5, 3000
 NOW = datetime(2026, 12, 4, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 ORDINARY = "报备\n客户：张先生\n电话：138***88888\n队名：飞虎队\n拓客：李四\n到访：明天下午3点"

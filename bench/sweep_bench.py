@@ -1,4 +1,4 @@
-"""The reminder sweep (handlers/sweep.py) with 100,000 pending reminders stored, on a ledger of storage_bench.
+"""The reminder sweep (handlers/sweep.py) with 100,000 pending reminders stored, on a storage ledger.
 
 The reminders are bulk-inserted beside the ledger's active reports (three reminder kinds a canvasser
 gets about a report), falling due evenly over the week after the bench moment: about five come due
@@ -16,18 +16,15 @@ import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sized
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import asyncpg
 
 from bench.common import Row, Stat
+from bench.storage_ledger import Ledger
 from reportbot.handlers.context import Services
 from reportbot.handlers.sweep import expire_reports, lapse_ownership, run_sweep, send_due
 from reportbot.storage.tables import ACTIVE_SQL
 from tests.storage.race import REPORTED_AT
-
-if TYPE_CHECKING:
-    from bench.storage_bench import Ledger
 
 PENDING = 100_000
 KINDS = ("appt_day", "appt_soon", "expiry_warn")

@@ -1,6 +1,6 @@
 """The web desk and ledger at 1,000,000 stored reports (issue 23): desk preview and a filtered ledger page.
 
-The storage bench's history (bench/storage_bench.py: 1,000,000 reports over 90 days in five projects, their
+The storage bench's history (bench/storage_history.py: 1,000,000 reports over 90 days in five projects, their
 chained events, a visit per visited report) is generated on each database; the web is served on a local
 port in this process, signed in as the assistant of the first project, and asked page after page by a
 client in the same process — as is a bare aiohttp page (a fixed small HTML body) in the same run, the
@@ -19,8 +19,9 @@ from urllib.parse import urlencode
 
 from aiohttp import ClientSession, CookieJar, web
 
-from bench.common import Row, Stat, percentile
-from bench.storage_bench import POSTGRES, SQLITE, STORED_DAYS, open_ledger, phone_text, services
+from bench.common import POSTGRES, SQLITE, Row, Stat, percentile
+from bench.storage_history import STORED_DAYS, open_ledger
+from bench.storage_ledger import phone_text, services
 from reportbot.bot.web.server import web_app
 from reportbot.handlers.context import WebLinks
 from reportbot.handlers.messages import Incoming
