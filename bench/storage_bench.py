@@ -46,8 +46,10 @@ from reportbot.handlers.router import handle_message
 from reportbot.rules.audit import GENESIS, event_hash, personal_digest
 from reportbot.rules.policy import Policy
 from reportbot.storage.db import Database
+from reportbot.storage.deliveries import DeliveryRepository
 from reportbot.storage.migrate import upgrade
-from reportbot.storage.repositories import DeliveryRepository, NewReport, ReportRepository
+from reportbot.storage.report_filing import NewReport
+from reportbot.storage.reports import ReportRepository
 from reportbot.storage.sql import PostgresSql
 from reportbot.storage.tables import ACTIVE_SQL
 from tests.storage.pg_socket import unix_socket_url

@@ -39,7 +39,7 @@ if ! pg_up; then
 fi
 
 # The whole suite (no arguments, as CI runs it) starts with the linter and the type checker (strict, on
-# rules/: pyproject.toml); a chosen subset does not.
+# rules/ and storage/: pyproject.toml); a chosen subset does not.
 if [ $# -eq 0 ]; then
   .venv/bin/ruff check --quiet . || { echo "ruff found problems (above); fix them or run a subset" >&2; exit 1; }
   .venv/bin/mypy || { echo "mypy found problems (above); fix them or run a subset" >&2; exit 1; }

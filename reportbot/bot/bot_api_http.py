@@ -82,7 +82,7 @@ class AiohttpRequest(BaseRequest):
         read = _given(read_timeout, READ_TIMEOUT)
         write = _given(write_timeout, MEDIA_WRITE_TIMEOUT if files else WRITE_TIMEOUT)
         # aiohttp has no timeout for writing the request: the whole of it is bounded by all three together.
-        total = None if None in (connect, read, write) else connect + read + write  # type: ignore[operator]
+        total = None if connect is None or read is None or write is None else connect + read + write
         timeout = aiohttp.ClientTimeout(total=total, sock_connect=connect, sock_read=read)
         async with self._slots:
             try:

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Protocol
 
 from reportbot.bot.lines import Gathering, Lines, send_taken
-from reportbot.handlers.messages import Action, Delete, Edit, Send
+from reportbot.handlers.messages import Action, Alert, Delete, Edit, Send
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,8 @@ class Outbox:
 
     def put(self, action: Send | Edit | Delete | Action, outbox_id: int | None = None, *, in_doubt: bool = False) -> None:
         """Queue an action behind the earlier ones of the same chat; returns at once."""
-        self._lines.put(action.chat_id, Item(action, outbox_id, in_doubt))  # type: ignore[union-attr]
+        assert not isinstance(action, Alert), "an alert answers a press at once; it is never queued"
+        self._lines.put(action.chat_id, Item(action, outbox_id, in_doubt))
         if outbox_id is not None:
             self._held.add(outbox_id)
 

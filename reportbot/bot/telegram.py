@@ -24,7 +24,6 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
-    Application,
     ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
@@ -39,6 +38,7 @@ from reportbot.bot.outbox import Outbox
 from reportbot.bot.polling import poll
 from reportbot.bot.settings import Settings
 from reportbot.bot.telegram_send import (
+    App,
     TelegramSending,
     with_bot_api_client,
 )
@@ -77,7 +77,7 @@ class TelegramTransport(TelegramSending):
         self._first_seen: dict[int, float] = {}  # update id → clock seconds, of updates that waited
         self.started = asyncio.Event()  # set once start-up (menu, unsent answers, sweeper) is done
         self.sweeper = Sweeper(services, clock, CHANNEL, self.dispatch)
-        self.application: Application | None = None  # type: ignore[type-arg]
+        self.application: App | None = None
         self.watch = services.db.watch
         self.faults = Faults(self.watch)
         self.patience = Patience(self.watch, services.render, self._tell)
@@ -86,7 +86,7 @@ class TelegramTransport(TelegramSending):
         # replaces this with the process's router when several channels run.
         self.route: Callable[[Sequence[Action | delivery.Queued]], None] = self.dispatch
 
-    def build(self, settings: Settings, rate_limiter: AIORateLimiter | None = None) -> Application:  # type: ignore[type-arg]
+    def build(self, settings: Settings, rate_limiter: AIORateLimiter | None = None) -> App:
         """The application `reportbot run` serves; ``rate_limiter``: Telegram's limits unless given (a benchmark)."""
         assert settings.telegram_bot_token is not None
         application = (
@@ -102,7 +102,7 @@ class TelegramTransport(TelegramSending):
         self.install(application)
         return application
 
-    def install(self, application: Application) -> None:  # type: ignore[type-arg]
+    def install(self, application: App) -> None:
         self.application = application
         text = filters.TEXT & (filters.UpdateType.MESSAGE)
         application.add_handler(MessageHandler(text, self.on_message))
@@ -110,7 +110,7 @@ class TelegramTransport(TelegramSending):
         application.add_handler(CallbackQueryHandler(self.on_press))  # stale/foreign data: still answered
         application.add_error_handler(self.on_error)
 
-    async def on_start(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def on_start(self, application: App) -> None:
         """Set the command menu (the bot runs on without it), then expire and remind what fell due while down."""
         try:
             await application.bot.set_my_commands([BotCommand(c.name, c.description) for c in COMMANDS])
@@ -156,7 +156,7 @@ class TelegramTransport(TelegramSending):
             self.dispatch(orphans)
 
     async def serve(
-        self, application: Application, settings: Settings, *, webhook: bool = False,  # type: ignore[type-arg]
+        self, application: App, settings: Settings, *, webhook: bool = False,
         stop: asyncio.Event | None = None,
     ) -> None:
         """What `reportbot run` runs: start; poll, or serve the webhook; until SIGINT/SIGTERM (or ``stop``)."""
@@ -179,7 +179,7 @@ class TelegramTransport(TelegramSending):
                 await self._stop_sending()  # while the bot can still send
         await self.services.db.dispose()
 
-    async def _serve_webhook(self, application: Application, settings: Settings, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+    async def _serve_webhook(self, application: App, settings: Settings, stop: asyncio.Event) -> None:
         # Only here: aiohttp's import alone is a sixth of the polling bot's cold start (bench).
         from aiohttp import web
 
@@ -273,7 +273,7 @@ class TelegramTransport(TelegramSending):
     def _tell(self, chat_id: str, text: str, context: object) -> None:
         self.outbox.put(Send(chat_id, text))
 
-    async def on_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def on_shutdown(self, application: App) -> None:
         await self._stop_sending()
         await self.services.db.dispose()
 

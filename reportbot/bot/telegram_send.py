@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, TypeAlias
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import NetworkError, RetryAfter, TelegramError, TimedOut
@@ -17,6 +18,10 @@ from reportbot.handlers.messages import Action, Alert, Delete, Edit, Keyboard, S
 log = logging.getLogger("reportbot.bot.telegram")
 MAX_SEND_BACKOFF_SECONDS = 60.0
 CAPTION_MAX = 1024  # Telegram's limit for a photo's or a document's caption
+# PTB's Application and its builder take six type parameters (bot, context, user/chat/bot data, job queue):
+# the defaults are what the bot runs with, and nothing here depends on them.
+App: TypeAlias = Application[Any, Any, Any, Any, Any, Any]
+Builder: TypeAlias = ApplicationBuilder[Any, Any, Any, Any, Any, Any]
 SEND_CONNECTIONS = 8  # connections to the Bot API, and requests in flight at once (bot_api_http)
 GET_UPDATES_CONNECTIONS = 1  # getUpdates: one long poll at a time, on a connection of its own
 
@@ -34,7 +39,7 @@ def markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     )
 
 
-def with_bot_api_client(builder: ApplicationBuilder) -> ApplicationBuilder:  # type: ignore[type-arg]
+def with_bot_api_client(builder: Builder) -> Builder:
     """The builder, talking to the Bot API through bot/bot_api_http.py (aiohttp) for every call."""
     return builder.request(AiohttpRequest(SEND_CONNECTIONS)).get_updates_request(
         AiohttpRequest(GET_UPDATES_CONNECTIONS)
@@ -44,7 +49,7 @@ def with_bot_api_client(builder: ApplicationBuilder) -> ApplicationBuilder:  # t
 class TelegramSending:
     """The transport's sending half; ``application`` is the running PTB application."""
 
-    application: Application | None  # type: ignore[type-arg]  # PTB's Application takes six type parameters
+    application: App | None
 
     async def _deliver(self, action: Action) -> None:
         """Send one action; while Telegram is unreachable or answers garbage, keep trying this chat's

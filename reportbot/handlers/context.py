@@ -11,11 +11,11 @@ from reportbot.rules import privacy, visit_code
 from reportbot.rules.phone import Phone
 from reportbot.rules.policy import Policy
 from reportbot.storage.db import Database
-from reportbot.storage.uow import JoinedUnit, UnitOfWork
+from reportbot.storage.uow import Work
 
 # What ``Database.uow()`` hands a use case: a unit of its own, or one joined to the unit that encloses the
-# whole handling of a message (storage/uow.py). A helper that is passed a unit takes either.
-Unit: TypeAlias = UnitOfWork | JoinedUnit
+# whole handling of a message — both a storage/uow.py ``Work``. A helper that is passed a unit takes either.
+Unit: TypeAlias = Work
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from reportbot.handlers.messages import Action, Incoming, Press, Send
 from reportbot.handlers.router import handle_message
 from reportbot.rules.model import Role
 from reportbot.storage.deadletters import DeadLetter
-from reportbot.storage.tables import DeadLetterRow
+from reportbot.storage.transport_tables import DeadLetterRow
 
 log = logging.getLogger(__name__)
 ERROR_MAX = 500

@@ -16,7 +16,7 @@ from reportbot.handlers.who import RECEIPT, CustomerFile
 from reportbot.rules.audit import first_break
 from reportbot.rules.model import Project, Report, Staff, Status
 from reportbot.rules.phone import Phone, looks_like_phone, parse_phone
-from reportbot.storage.repositories import LedgerFilter
+from reportbot.storage.reports import LedgerFilter
 
 PAGE = 50
 

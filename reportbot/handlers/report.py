@@ -20,7 +20,7 @@ from reportbot.rules.reminders import Kind, plan_for_report
 from reportbot.rules.report_parse import ReportDraft, Understood, read_report
 from reportbot.rules.timeparse import check_window, validity_end
 from reportbot.storage.db import Database
-from reportbot.storage.repositories import NewReport, PlannedReminder
+from reportbot.storage.report_filing import NewReport, PlannedReminder
 
 MALFORMED_COUNTER = "malformed_report"
 

@@ -18,7 +18,7 @@ from sqlmodel import col
 from reportbot.storage.db import Database
 from reportbot.storage.health import probe
 from reportbot.storage.migrate import HEAD
-from reportbot.storage.tables import UNSENT_SQL, DeliveryRow, OutboxRow
+from reportbot.storage.transport_tables import UNSENT_SQL, DeliveryRow, OutboxRow
 
 STALE_ANSWER = timedelta(minutes=10)  # an opening day's group cards wait 4–5 min behind Telegram's limit
 

@@ -23,7 +23,7 @@ from reportbot.rules.model import EventKind, Project, Status
 from reportbot.rules.ownership import becomes_public
 from reportbot.rules.reminders import Kind, digest_due, quiet, weekly_digest_due
 from reportbot.rules.stats import week_ending
-from reportbot.storage.repositories import DueReminder
+from reportbot.storage.reminders import DueReminder
 
 Channels = str | tuple[str, ...]
 

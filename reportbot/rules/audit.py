@@ -52,7 +52,7 @@ def event_content_around_report(
     project_id: int, kind: str, actor_id: int, at: datetime, public_detail: str | None, digest: str
 ) -> tuple[str, str]:
     """The content before and after the report id, for a statement that learns the id as it inserts the
-    report: ``before + str(report_id) + after`` is ``event_content`` (storage.repositories files a report
+    report: ``before + str(report_id) + after`` is ``event_content`` (storage.report_filing files a report
     and chains its event so on PostgreSQL)."""
     return _canonical([project_id])[:-1] + ",", "," + _canonical([kind, actor_id, _utc(at), public_detail, digest])[1:]
 
@@ -65,7 +65,7 @@ def with_report(content_around_report: tuple[str, str], report_id: int | None) -
 
 def chain_link(prev_hash: str, content: str) -> str:
     """SHA-256 over the previous hash, a newline and the content, as UTF-8 (PostgreSQL computes the
-    same in storage.repositories when it appends an event in one statement)."""
+    same in storage.events when it appends an event in one statement)."""
     return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from reportbot.storage.repositories import MAX_ROW_ID
-from reportbot.storage.tables import GroupCardReportRow, GroupCardRow
+from reportbot.storage.base import MAX_ROW_ID
+from reportbot.storage.transport_tables import GroupCardReportRow, GroupCardRow
 
 
 class CardRepository:

@@ -8,8 +8,10 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from reportbot.storage.tables import DeadLetterRow
+from reportbot.storage.base import rowcount, stored_id
+from reportbot.storage.transport_tables import DeadLetterRow
 
 OPEN_STATES = ("open", "retry")
 
@@ -46,9 +48,8 @@ class DeadLetterRepository:
 
     async def set_aside(self, row: DeadLetterRow) -> tuple[DeadLetter, bool]:
         """Store ``row``, or count one more failure of the letter with its key; (the letter, whether new)."""
-        found = (await self.session.execute(
-            select(DeadLetterRow).where(DeadLetterRow.channel == row.channel, DeadLetterRow.key == row.key)
-        )).scalar_one_or_none()
+        same_key = (col(DeadLetterRow.channel) == row.channel, col(DeadLetterRow.key) == row.key)
+        found = (await self.session.execute(select(DeadLetterRow).where(*same_key))).scalar_one_or_none()
         if found is None:
             self.session.add(row)
             await self.session.flush()
@@ -66,37 +67,37 @@ class DeadLetterRepository:
         return None if row is None else _letter(row)
 
     async def listed(self, *, only_open: bool = True, limit: int = 200) -> list[DeadLetter]:
-        stmt = select(DeadLetterRow).order_by(DeadLetterRow.id).limit(limit)  # type: ignore[arg-type]
+        stmt = select(DeadLetterRow).order_by(col(DeadLetterRow.id)).limit(limit)
         if only_open:
-            stmt = stmt.where(DeadLetterRow.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(DeadLetterRow.state).in_(OPEN_STATES))
         return [_letter(r) for r in (await self.session.execute(stmt)).scalars()]
 
     async def request_retry(self, ids: Sequence[int] | None) -> list[int]:
         """Open letters (these, or all) marked for the running bot to handle again; their ids."""
-        stmt = update(DeadLetterRow).where(DeadLetterRow.state == "open")
+        stmt = update(DeadLetterRow).where(col(DeadLetterRow.state) == "open")
         if ids is not None:
-            stmt = stmt.where(DeadLetterRow.id.in_(list(ids)))  # type: ignore[union-attr]
-        result = await self.session.execute(stmt.values(state="retry").returning(DeadLetterRow.id))
-        return sorted(int(i) for i in result.scalars())
+            stmt = stmt.where(col(DeadLetterRow.id).in_(list(ids)))
+        result = await self.session.execute(stmt.values(state="retry").returning(col(DeadLetterRow.id)))
+        return sorted(stored_id(i) for i in result.scalars())
 
     async def due_retries(self, limit: int = 100) -> list[DeadLetter]:
-        stmt = (select(DeadLetterRow).where(DeadLetterRow.state == "retry")
-                .order_by(DeadLetterRow.id).limit(limit))  # type: ignore[arg-type]
+        stmt = (select(DeadLetterRow).where(col(DeadLetterRow.state) == "retry")
+                .order_by(col(DeadLetterRow.id)).limit(limit))
         return [_letter(r) for r in (await self.session.execute(stmt)).scalars()]
 
     async def close(self, letter_id: int, state: str, at: datetime) -> bool:
         """Mark a letter done (handled on retry) or dismissed; False when it was not open."""
         result = await self.session.execute(
             update(DeadLetterRow)
-            .where(DeadLetterRow.id == letter_id, DeadLetterRow.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
+            .where(col(DeadLetterRow.id) == letter_id, col(DeadLetterRow.state).in_(OPEN_STATES))
             .values(state=state, closed_at=at)
         )
-        return bool(result.rowcount)
+        return bool(rowcount(result))
 
     async def open_summary(self) -> tuple[int, datetime | None]:
         """How many letters are open, and when the oldest of them arrived."""
         count, oldest = (await self.session.execute(
-            select(func.count(), func.min(DeadLetterRow.received_at))
-            .where(DeadLetterRow.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
+            select(func.count(), func.min(col(DeadLetterRow.received_at)))
+            .where(col(DeadLetterRow.state).in_(OPEN_STATES))
         )).one()
         return int(count), oldest

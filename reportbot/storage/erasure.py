@@ -12,18 +12,12 @@ from typing import Any
 
 from sqlalchemy import String, cast, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from reportbot.rules.audit import PERSONAL_DETAIL_KINDS
 from reportbot.rules.privacy import FORGOTTEN_NAME
-from reportbot.storage.tables import (
-    DealRow,
-    EventRow,
-    FollowUpRow,
-    OutboxRow,
-    PublicCustomerRow,
-    ReportRow,
-    VisitRow,
-)
+from reportbot.storage.tables import DealRow, EventRow, FollowUpRow, PublicCustomerRow, ReportRow, VisitRow
+from reportbot.storage.transport_tables import OutboxRow
 
 
 @dataclass(frozen=True)
@@ -50,7 +44,9 @@ class ErasureRepository:
             stmt = select(func.count()).where(table.project_id == project_id, table.phone == phone)
             return int((await self.session.execute(stmt)).scalar_one())
 
-        first = select(func.min(EventRow.id)).where(EventRow.project_id == project_id, EventRow.phone == phone)
+        first = select(func.min(col(EventRow.id))).where(
+            col(EventRow.project_id) == project_id, col(EventRow.phone) == phone
+        )
         return Footprint(
             reports=await count(ReportRow),
             visits=await count(VisitRow),
@@ -64,36 +60,39 @@ class ErasureRepository:
         session = self.session
         await session.execute(
             update(ReportRow)
-            .where(ReportRow.project_id == project_id, ReportRow.phone == phone)
+            .where(col(ReportRow.project_id) == project_id, col(ReportRow.phone) == phone)
             .values(customer=FORGOTTEN_NAME, phone=tombstone, phone_hash=None, note=None, reason=None)
         )
         # A forgotten visit keeps a unique, meaningless token where the hash was, so that the
         # one-visit-per-customer indexes hold when customers told apart by hash are forgotten together.
         await session.execute(
             update(VisitRow)
-            .where(VisitRow.project_id == project_id, VisitRow.phone == phone)
-            .values(phone=tombstone, phone_hash=literal("forgotten:") + cast(VisitRow.id, String))
+            .where(col(VisitRow.project_id) == project_id, col(VisitRow.phone) == phone)
+            .values(phone=tombstone, phone_hash=literal("forgotten:") + cast(col(VisitRow.id), String))
         )
         await session.execute(
             update(FollowUpRow)
-            .where(FollowUpRow.project_id == project_id, FollowUpRow.phone == phone)
+            .where(col(FollowUpRow.project_id) == project_id, col(FollowUpRow.phone) == phone)
             .values(phone=tombstone, note=FORGOTTEN_NAME)
         )
         # Answers already sent (kept a week for redelivery) quote the customer; ones still owed go out first.
         await session.execute(
-            delete(OutboxRow).where(OutboxRow.state.in_(("sent", "failed")), OutboxRow.payload.contains(phone))  # type: ignore[attr-defined]
+            delete(OutboxRow)
+            .where(col(OutboxRow.state).in_(("sent", "failed")), col(OutboxRow.payload).contains(phone))
         )
         await session.execute(
-            update(DealRow).where(DealRow.project_id == project_id, DealRow.phone == phone)
+            update(DealRow).where(col(DealRow.project_id) == project_id, col(DealRow.phone) == phone)
             .values(phone=tombstone, note=None)
         )
         await session.execute(
             update(PublicCustomerRow)
-            .where(PublicCustomerRow.project_id == project_id, PublicCustomerRow.phone == phone)
+            .where(col(PublicCustomerRow.project_id) == project_id, col(PublicCustomerRow.phone) == phone)
             .values(phone=tombstone)
         )
-        events = (EventRow.project_id == project_id, EventRow.phone == phone)
+        events = (col(EventRow.project_id) == project_id, col(EventRow.phone) == phone)
         await session.execute(
-            update(EventRow).where(*events, EventRow.kind.in_(sorted(PERSONAL_DETAIL_KINDS))).values(detail=None)
+            update(EventRow)
+            .where(*events, col(EventRow.kind).in_(sorted(PERSONAL_DETAIL_KINDS)))
+            .values(detail=None)
         )
         await session.execute(update(EventRow).where(*events).values(phone=tombstone, salt=None))

@@ -165,7 +165,7 @@ def _ms(started: float) -> float:
 
 async def _probe_postgres(db: Database) -> bool:
     async with db.write_engine.connect() as conn:
-        value = (await conn.execute(text("SELECT current_setting('transaction_read_only')"))).scalar_one()
+        value: str = (await conn.execute(text("SELECT current_setting('transaction_read_only')"))).scalar_one()
         await conn.rollback()
     return value == "on"
 

@@ -24,11 +24,12 @@ HEAD = "0013"
 
 
 def alembic_config(url: str) -> Config:
+    """Alembic's configuration for this database: migrations/env.py takes the URL from its attributes."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    config.attributes["url"] = url  # as given: an attribute is no ini value, '%' needs no escaping
     return config
 
 

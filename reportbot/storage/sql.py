@@ -100,14 +100,16 @@ class SqliteSql:
             raise IntegrityError(stmt, args, exc) from exc
 
     async def row(self, stmt: str, *args: Any) -> Row | None:
-        return await self._call(self._fetch, stmt, args, False)  # type: ignore[no-any-return]
+        found: Row | None = await self._call(self._fetch, stmt, args, False)
+        return found
 
     async def value(self, stmt: str, *args: Any) -> Any:
         found = await self.row(stmt, *args)
         return None if found is None else found[0]
 
     async def rows(self, stmt: str, *args: Any) -> list[Row]:
-        return await self._call(self._fetch, stmt, args, True)  # type: ignore[no-any-return]
+        found: list[Row] = await self._call(self._fetch, stmt, args, True)
+        return found
 
     async def execute(self, stmt: str, *args: Any) -> None:
         await self._call(self._fetch, stmt, args, True)
@@ -139,7 +141,8 @@ class PostgresSql:
             raise IntegrityError(stmt, args, exc) from exc
 
     async def row(self, stmt: str, *args: Any) -> Row | None:
-        return await self._call(self._conn.fetchrow, stmt, *args)  # type: ignore[no-any-return]
+        found: Row | None = await self._call(self._conn.fetchrow, stmt, *args)
+        return found
 
     async def value(self, stmt: str, *args: Any) -> Any:
         return await self._call(self._conn.fetchval, stmt, *args)

@@ -180,9 +180,9 @@ class Connection(aiosqlite.Connection):
         """fn(*args) with the sqlite3 connection: inline (it must not wait for a lock), else on its thread."""
         if inline:
             return fn(*args)
-        return await self._execute(fn, *args)
+        return await self._execute(fn, *args)  # type: ignore[no-untyped-call]  # aiosqlite leaves it unannotated
 
-    def cursor(self) -> Cursor:  # type: ignore[override]
+    def cursor(self) -> Cursor:  # type: ignore[override]  # ours is made at once; aiosqlite's is awaited
         return Cursor(self)
 
     async def commit(self) -> None:

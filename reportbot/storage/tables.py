@@ -1,20 +1,19 @@
-"""The tables. Rows stay inside storage/: repositories hand out rules.model dataclasses."""
+"""The ledger's tables (what the transports keep beside it: storage/transport_tables.py).
+
+Rows stay inside storage/: repositories hand out rules.model dataclasses.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from reportbot.storage.types import UTCDateTime
+from reportbot.storage.types import utc_column
 
 # The statuses in which a report holds its customer (rules.model.ACTIVE_STATUSES), as SQL.
 ACTIVE_SQL = "status IN ('pending', 'confirmed')"
-
-
-def _utc(nullable: bool = False) -> Column:  # type: ignore[type-arg]
-    return Column(UTCDateTime(), nullable=nullable)
 
 
 class ProjectRow(SQLModel, table=True):
@@ -26,7 +25,7 @@ class ProjectRow(SQLModel, table=True):
     wecom_chat_id: str | None = Field(default=None, max_length=128, unique=True)
     dingtalk_chat_id: str | None = Field(default=None, max_length=128, unique=True)
     feishu_chat_id: str | None = Field(default=None, max_length=128, unique=True)
-    created_at: datetime = Field(sa_column=_utc())
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class StaffRow(SQLModel, table=True):
@@ -37,7 +36,7 @@ class StaffRow(SQLModel, table=True):
     team: str = Field(max_length=20)
     role: str = Field(max_length=16)
     default_project_id: int | None = Field(default=None, foreign_key="project.id")
-    created_at: datetime = Field(sa_column=_utc())
+    created_at: datetime = Field(sa_column=utc_column())
 
 
 class StaffIdentityRow(SQLModel, table=True):
@@ -86,14 +85,14 @@ class ReportRow(SQLModel, table=True):
     team: str = Field(max_length=20)
     canvasser_id: int = Field(foreign_key="staff.id")
     filed_by_id: int = Field(foreign_key="staff.id")
-    appointment_at: datetime = Field(sa_column=_utc())
-    reported_at: datetime = Field(sa_column=_utc())
-    valid_until: datetime = Field(sa_column=_utc())
+    appointment_at: datetime = Field(sa_column=utc_column())
+    reported_at: datetime = Field(sa_column=utc_column())
+    valid_until: datetime = Field(sa_column=utc_column())
     status: str = Field(max_length=16)
     note: str | None = Field(default=None, max_length=200)
     reason: str | None = Field(default=None, max_length=200)
     decided_by_id: int | None = Field(default=None, foreign_key="staff.id")
-    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    decided_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     reject_reason: str | None = Field(default=None, max_length=16)
     source_channel: str = Field(max_length=16)
     source_chat: str = Field(max_length=128)
@@ -117,7 +116,7 @@ class EventRow(SQLModel, table=True):
     report_id: int | None = Field(default=None, foreign_key="report.id")
     kind: str = Field(max_length=32)
     actor_id: int = Field(foreign_key="staff.id")
-    at: datetime = Field(sa_column=_utc())
+    at: datetime = Field(sa_column=utc_column())
     detail: str | None = Field(default=None, max_length=200)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
@@ -164,8 +163,8 @@ class PublicCustomerRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id")
     phone: str = Field(max_length=11)
-    declared_at: datetime = Field(sa_column=_utc())
-    released_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    declared_at: datetime = Field(sa_column=utc_column())
+    released_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class DailyCounterRow(SQLModel, table=True):
@@ -215,15 +214,15 @@ class VisitRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(foreign_key="project.id")
     phone: str = Field(max_length=11)
-    at: datetime = Field(sa_column=_utc())
+    at: datetime = Field(sa_column=utc_column())
     registered_by_id: int = Field(foreign_key="staff.id")
     brought_by_id: int | None = Field(default=None, foreign_key="staff.id")
     companions: int = 0
     rule: str = Field(max_length=16)
     owner_id: int | None = Field(default=None, foreign_key="staff.id")
     report_id: int | None = Field(default=None, foreign_key="report.id")
-    last_activity_at: datetime = Field(sa_column=_utc())
-    lapsed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    last_activity_at: datetime = Field(sa_column=utc_column())
+    lapsed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     phone_hash: str | None = Field(default=None, max_length=80)
 
 
@@ -236,7 +235,7 @@ class FollowUpRow(SQLModel, table=True):
     phone: str = Field(max_length=11)
     report_id: int | None = Field(default=None, foreign_key="report.id")
     staff_id: int = Field(foreign_key="staff.id")
-    at: datetime = Field(sa_column=_utc())
+    at: datetime = Field(sa_column=utc_column())
     note: str = Field(max_length=200)
 
 
@@ -255,51 +254,9 @@ class ReminderRow(SQLModel, table=True):
     report_id: int | None = Field(default=None, foreign_key="report.id")
     visit_id: int | None = Field(default=None, foreign_key="visit.id")
     staff_id: int | None = Field(default=None, foreign_key="staff.id")  # the person to tell, if not the group
-    due_at: datetime = Field(sa_column=_utc())
-    sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    due_at: datetime = Field(sa_column=utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     outcome: str | None = Field(default=None, max_length=16)
-
-
-UNSENT_SQL = "state IN ('pending', 'sending')"
-
-
-class DeliveryRow(SQLModel, table=True):
-    """An incoming message or press already handled: the channel's own id for it is the key.
-
-    Telegram (and WeCom) deliver at least once; the unique key makes the second delivery a no-op,
-    decided in the same transaction that records what the first one did.
-    """
-
-    __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("channel", "key", name="uq_delivery_channel_key"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(max_length=16)
-    key: str = Field(max_length=128)
-    received_at: datetime = Field(sa_column=_utc())
-
-
-class OutboxRow(SQLModel, table=True):
-    """An answer stored with the change that caused it, so that a crash before sending loses nothing.
-
-    ``state``: pending → sending → sent | failed. A row found in ``sending`` after a crash may or may
-    not have arrived; it is sent again (a repeated receipt beats a missing one) and ``attempts`` shows it.
-    """
-
-    __tablename__ = "outbox"
-    __table_args__ = (
-        Index("ix_outbox_unsent", "id", sqlite_where=text(UNSENT_SQL), postgresql_where=text(UNSENT_SQL)),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)
-    channel: str = Field(max_length=16)
-    chat_id: str = Field(max_length=128)
-    payload: str  # the action as JSON (handlers.journal)
-    state: str = Field(default="pending", max_length=8)
-    attempts: int = 0
-    created_at: datetime = Field(sa_column=_utc())
-    sent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class DealRow(SQLModel, table=True):
@@ -318,7 +275,7 @@ class DealRow(SQLModel, table=True):
     report_id: int | None = Field(default=None, foreign_key="report.id")
     owner_id: int | None = Field(default=None, foreign_key="staff.id")
     team: str | None = Field(default=None, max_length=20)
-    at: datetime = Field(sa_column=_utc())
+    at: datetime = Field(sa_column=utc_column())
     recorded_by_id: int = Field(foreign_key="staff.id")
     note: str | None = Field(default=None, max_length=200)
 
@@ -333,95 +290,5 @@ class TeamChangeRow(SQLModel, table=True):
     staff_id: int = Field(foreign_key="staff.id")
     from_team: str = Field(max_length=20)
     to_team: str = Field(max_length=20)
-    at: datetime = Field(sa_column=_utc())
+    at: datetime = Field(sa_column=utc_column())
     by_id: int = Field(foreign_key="staff.id")
-
-
-OPEN_DEAD_SQL = "state IN ('open', 'retry')"
-
-
-class DeadLetterRow(SQLModel, table=True):
-    """A message or press that kept failing while the database was healthy: set aside, never silently.
-
-    One row per delivery key: the same message failing again counts ``failures``. ``state``: open → retry
-    (``reportbot deadletters retry``; the running bot handles it again) → done, or open → dismissed.
-    ``text`` is the message with every whole phone number masked, or a press's button data.
-    """
-
-    __tablename__ = "dead_letter"
-    __table_args__ = (
-        UniqueConstraint("channel", "key", name="uq_dead_letter_channel_key"),
-        Index("ix_dead_letter_open", "id", sqlite_where=text(OPEN_DEAD_SQL), postgresql_where=text(OPEN_DEAD_SQL)),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(max_length=16)
-    key: str = Field(max_length=128)
-    kind: str = Field(max_length=8)  # message | press
-    sender_id: str = Field(max_length=128)
-    chat_id: str = Field(max_length=128)
-    is_group: bool = False
-    message_id: str | None = Field(default=None, max_length=64)
-    text: str
-    error: str = Field(max_length=500)
-    failures: int = 1
-    state: str = Field(default="open", max_length=10)
-    received_at: datetime = Field(sa_column=_utc())  # when the channel delivered it: the time it is handled as
-    last_failed_at: datetime = Field(sa_column=_utc())
-    closed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-
-
-class WebTokenRow(SQLModel, table=True):
-    """A one-time sign-in link (/web): its token's SHA-256 only, bound to one person, 10 minutes, used once."""
-
-    __tablename__ = "web_token"
-
-    id: int | None = Field(default=None, primary_key=True)
-    token_hash: str = Field(max_length=64, unique=True)
-    staff_id: int = Field(foreign_key="staff.id")
-    created_at: datetime = Field(sa_column=_utc())
-    expires_at: datetime = Field(sa_column=_utc())
-    used_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-
-
-class WebSessionRow(SQLModel, table=True):
-    """A signed-in browser: the cookie's SHA-256, the person and what they were when it began (a change of
-    role, team or name ends it), its CSRF token, and when it was last used (12 h idle, 7 days at most)."""
-
-    __tablename__ = "web_session"
-    __table_args__ = (Index("ix_web_session_staff", "staff_id"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    session_hash: str = Field(max_length=64, unique=True)
-    staff_id: int = Field(foreign_key="staff.id")
-    csrf: str = Field(max_length=64)
-    role: str = Field(max_length=16)
-    team: str = Field(max_length=20)
-    name: str = Field(max_length=20)
-    started_at: datetime = Field(sa_column=_utc())
-    last_seen_at: datetime = Field(sa_column=_utc())
-    ended_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
-    ended_reason: str | None = Field(default=None, max_length=32)
-
-
-class GroupCardRow(SQLModel, table=True):
-    """A gathered card: several reports on one group message, posted when the group's queue fell behind
-    its channel's limit (or a card resent after a crash). A report's live card is the newest one it is on."""
-
-    __tablename__ = "group_card"
-
-    id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(max_length=16)
-    chat_id: str = Field(max_length=128)
-    created_at: datetime = Field(sa_column=_utc())
-
-
-class GroupCardReportRow(SQLModel, table=True):
-    """A report on a gathered card, at its place in the list."""
-
-    __tablename__ = "group_card_report"
-    __table_args__ = (Index("ix_group_card_report_report", "report_id", "card_id"),)
-
-    card_id: int = Field(foreign_key="group_card.id", primary_key=True)
-    report_id: int = Field(foreign_key="report.id", primary_key=True)
-    position: int

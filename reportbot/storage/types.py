@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import Column, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -27,3 +27,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utc_column(nullable: bool = False) -> Column[datetime]:
+    """A table's UTCDateTime column (a new one each time: a Column belongs to one table)."""
+    return Column(UTCDateTime(), nullable=nullable)

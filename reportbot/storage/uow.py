@@ -14,12 +14,15 @@ one opened with ``orm=False`` takes a plain SQL savepoint instead of the session
 use the ORM, whose session would not know of that savepoint). One opened with ``savepoint=False`` as
 well takes none on PostgreSQL, where a savepoint is a round trip: a statement that fails in it then
 aborts the enclosing transaction, and the unit says so with ``TransactionLost``.
+
+A use case takes either kind as a ``Work``: the same repositories, session, statements, commit and rollback.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from types import TracebackType
@@ -38,26 +41,20 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from reportbot.storage.cards import CardRepository
+from reportbot.storage.counters import CounterRepository
 from reportbot.storage.deadletters import DeadLetterRepository
+from reportbot.storage.deals import DealRepository
+from reportbot.storage.deliveries import DeliveryRepository
 from reportbot.storage.erasure import ErasureRepository
-from reportbot.storage.reporting import (
-    DealRepository,
-    LedgerRepository,
-    StatsRepository,
-    TeamChangeRepository,
-)
-from reportbot.storage.repositories import (
-    CounterRepository,
-    DeliveryRepository,
-    EventRepository,
-    FollowUpRepository,
-    ProjectRepository,
-    ReminderRepository,
-    ReportRepository,
-    StaffRepository,
-    VisitRepository,
-)
+from reportbot.storage.events import EventRepository
+from reportbot.storage.ledger import LedgerRepository
+from reportbot.storage.projects import ProjectRepository
+from reportbot.storage.reminders import ReminderRepository
+from reportbot.storage.reports import ReportRepository
 from reportbot.storage.sql import PostgresSql, Sql, SqliteSql
+from reportbot.storage.staff import StaffRepository, TeamChangeRepository
+from reportbot.storage.stats import StatsRepository
+from reportbot.storage.visits import FollowUpRepository, VisitRepository
 from reportbot.storage.web import WebRepository
 
 
@@ -69,7 +66,72 @@ class TransactionLost(Exception):
     """
 
 
-class UnitOfWork:
+class Work(ABC):
+    """What a use case sees of a unit of work, whether it began the transaction (UnitOfWork) or joined an
+    enclosing one (JoinedUnit): the repositories, the session and raw statements, commit and rollback."""
+
+    dialect: str
+    # The report pipeline's repositories, built once per unit.
+    projects: ProjectRepository
+    staff: StaffRepository
+    reports: ReportRepository
+    events: EventRepository
+    counters: CounterRepository
+    visits: VisitRepository
+    follow_ups: FollowUpRepository
+    reminders: ReminderRepository
+    deliveries: DeliveryRepository
+
+    @property
+    @abstractmethod
+    def session(self) -> AsyncSession:
+        """The ORM session of the transaction."""
+
+    @abstractmethod
+    async def sql(self) -> Sql:
+        """Raw statements in the transaction (storage/sql.py)."""
+
+    @abstractmethod
+    async def commit(self) -> None: ...
+
+    @abstractmethod
+    async def rollback(self) -> None: ...
+
+    # These repositories take the session itself: built when first used.
+    @property
+    def deals(self) -> DealRepository:
+        return DealRepository(self.session)
+
+    @property
+    def team_changes(self) -> TeamChangeRepository:
+        return TeamChangeRepository(self.session)
+
+    @property
+    def stats(self) -> StatsRepository:
+        return StatsRepository(self.session)
+
+    @property
+    def ledger(self) -> LedgerRepository:
+        return LedgerRepository(self.session)
+
+    @property
+    def erasure(self) -> ErasureRepository:
+        return ErasureRepository(self.session)
+
+    @property
+    def dead_letters(self) -> DeadLetterRepository:
+        return DeadLetterRepository(self.session)
+
+    @property
+    def web(self) -> WebRepository:
+        return WebRepository(self.session)
+
+    @property
+    def cards(self) -> CardRepository:
+        return CardRepository(self.session)
+
+
+class UnitOfWork(Work):
     """``async with`` it, do the work through its repositories, ``await commit()``; else rolled back."""
 
     def __init__(
@@ -109,7 +171,8 @@ class UnitOfWork:
         # Work to run once this unit, as the enclosing one, has committed (Database.after_commit).
         self.after_commit: list[Callable[[], Awaitable[object]]] = []
         if self.dialect == "sqlite":  # asked before every statement: kept at hand
-            self._sqlite = self._raw.driver_connection.sqlite  # type: ignore[union-attr]
+            driver: Any = self._raw.driver_connection  # storage.sqlite_driver.Connection
+            self._sqlite = driver.sqlite
         self.projects = ProjectRepository(self)
         self.staff = StaffRepository(self)
         self.reports = ReportRepository(self)
@@ -142,39 +205,6 @@ class UnitOfWork:
             _LOCK_HOLDER.reset(self._holder_token)
             self._lock.release()
 
-    # The repositories of storage.reporting and storage.erasure take the session itself: built when first used.
-    @property
-    def deals(self) -> DealRepository:
-        return DealRepository(self.session)
-
-    @property
-    def team_changes(self) -> TeamChangeRepository:
-        return TeamChangeRepository(self.session)
-
-    @property
-    def stats(self) -> StatsRepository:
-        return StatsRepository(self.session)
-
-    @property
-    def ledger(self) -> LedgerRepository:
-        return LedgerRepository(self.session)
-
-    @property
-    def erasure(self) -> ErasureRepository:
-        return ErasureRepository(self.session)
-
-    @property
-    def dead_letters(self) -> DeadLetterRepository:
-        return DeadLetterRepository(self.session)
-
-    @property
-    def web(self) -> WebRepository:
-        return WebRepository(self.session)
-
-    @property
-    def cards(self) -> CardRepository:
-        return CardRepository(self.session)
-
     @property
     def session(self) -> AsyncSession:
         """The ORM session, on the unit's connection; opened when first asked for."""
@@ -204,16 +234,19 @@ class UnitOfWork:
     def _in_transaction(self) -> bool:
         if self.dialect == "sqlite":
             return bool(self._sqlite.in_transaction)
-        return self._raw.dbapi_connection._transaction is not None  # type: ignore[union-attr]
+        adapted: Any = self._raw.dbapi_connection  # SQLAlchemy's asyncpg adapter
+        return adapted._transaction is not None
 
     async def _begin(self) -> None:
         """Begin the driver's transaction unless it is in one (after a commit, a new one)."""
         if self._in_transaction():
             return
         if self.dialect == "sqlite":
-            await self._raw.driver_connection.begin(immediate=self._immediate)  # type: ignore[union-attr]
+            driver: Any = self._raw.driver_connection  # storage.sqlite_driver.Connection
+            await driver.begin(immediate=self._immediate)
         else:  # SQLAlchemy's asyncpg adapter would begin it lazily, at its own first statement
-            await self._raw.dbapi_connection._start_transaction()  # type: ignore[union-attr]
+            adapted: Any = self._raw.dbapi_connection
+            await adapted._start_transaction()
 
     async def commit(self) -> None:
         """Commit what the session and the raw statements did: one transaction."""
@@ -262,11 +295,8 @@ ENCLOSING: ContextVar[tuple[int, UnitOfWork] | None] = ContextVar("reportbot_enc
 # The write lock this task holds, so that a nested write unit fails at once instead of waiting for itself.
 _LOCK_HOLDER: ContextVar[asyncio.Lock | None] = ContextVar("reportbot_write_lock_holder", default=None)
 
-_REPOSITORIES = ("projects", "staff", "reports", "events", "counters", "visits", "follow_ups", "reminders",
-                 "deliveries", "deals", "team_changes", "stats", "ledger", "erasure", "dead_letters", "web", "cards")
 
-
-class JoinedUnit:
+class JoinedUnit(Work):
     """A unit inside an enclosing one: a savepoint with the enclosing unit's repositories (none to read).
 
     ``savepoint=False`` (raw units only): on PostgreSQL no savepoint, one round trip fewer. Leaving such
@@ -283,11 +313,17 @@ class JoinedUnit:
         self._write = write
         self._orm = orm
         self._bare = write and not orm and not savepoint and outer.dialect == "postgresql"
+        self.projects, self.staff, self.reports = outer.projects, outer.staff, outer.reports
+        self.events, self.counters, self.visits = outer.events, outer.counters, outer.visits
+        self.follow_ups, self.reminders, self.deliveries = outer.follow_ups, outer.reminders, outer.deliveries
 
-    def __getattr__(self, name: str) -> Any:
-        if name in _REPOSITORIES or name in ("session", "sql"):
-            return getattr(self._outer, name)
-        raise AttributeError(name)
+    @property
+    def session(self) -> AsyncSession:
+        """The enclosing unit's session (this unit's savepoint is taken in it)."""
+        return self._outer.session
+
+    async def sql(self) -> Sql:
+        return await self._outer.sql()
 
     async def __aenter__(self) -> Self:
         self._savepoint: AsyncSessionTransaction | None = None

@@ -7,8 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from reportbot.storage.tables import WebSessionRow, WebTokenRow
+from reportbot.storage.base import rowcount
+from reportbot.storage.transport_tables import WebSessionRow, WebTokenRow
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,10 @@ class WebRepository:
         """The person a link was for, once: the same statement marks it used (a second click finds it used)."""
         result = await self.session.execute(
             update(WebTokenRow)
-            .where(WebTokenRow.token_hash == token_hash, WebTokenRow.used_at.is_(None),  # type: ignore[union-attr]
-                   WebTokenRow.expires_at > now)
+            .where(col(WebTokenRow.token_hash) == token_hash, col(WebTokenRow.used_at).is_(None),
+                   col(WebTokenRow.expires_at) > now)
             .values(used_at=now)
-            .returning(WebTokenRow.staff_id)
+            .returning(col(WebTokenRow.staff_id))
         )
         found = result.scalar_one_or_none()
         return None if found is None else int(found)
@@ -57,24 +59,26 @@ class WebRepository:
 
     async def session_by_hash(self, session_hash: str) -> WebSession | None:
         row = (await self.session.execute(
-            select(WebSessionRow).where(WebSessionRow.session_hash == session_hash)
+            select(WebSessionRow).where(col(WebSessionRow.session_hash) == session_hash)
         )).scalar_one_or_none()
         return None if row is None else _session(row)
 
     async def touch(self, session_id: int, now: datetime) -> None:
-        await self.session.execute(update(WebSessionRow).where(WebSessionRow.id == session_id)
+        await self.session.execute(update(WebSessionRow).where(col(WebSessionRow.id) == session_id)
                                    .values(last_seen_at=now))
 
     async def end(self, session_id: int, reason: str, now: datetime) -> None:
         await self.session.execute(
-            update(WebSessionRow).where(WebSessionRow.id == session_id, WebSessionRow.ended_at.is_(None))  # type: ignore[union-attr]
+            update(WebSessionRow)
+            .where(col(WebSessionRow.id) == session_id, col(WebSessionRow.ended_at).is_(None))
             .values(ended_at=now, ended_reason=reason)
         )
 
     async def end_all_of(self, staff_id: int, reason: str, now: datetime) -> int:
         """End every open session of a person (`reportbot web revoke`); how many there were."""
         result = await self.session.execute(
-            update(WebSessionRow).where(WebSessionRow.staff_id == staff_id, WebSessionRow.ended_at.is_(None))  # type: ignore[union-attr]
+            update(WebSessionRow)
+            .where(col(WebSessionRow.staff_id) == staff_id, col(WebSessionRow.ended_at).is_(None))
             .values(ended_at=now, ended_reason=reason)
         )
-        return int(result.rowcount or 0)
+        return rowcount(result)

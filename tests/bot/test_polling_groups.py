@@ -20,7 +20,8 @@ from reportbot.bot.telegram import TelegramTransport
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Action, Send
 from reportbot.scheduler.clock import SystemClock
-from reportbot.storage.tables import DeliveryRow, OutboxRow, ReportRow
+from reportbot.storage.tables import ReportRow
+from reportbot.storage.transport_tables import DeliveryRow, OutboxRow
 from tests.office import LI, WANG, open_office, report_text
 
 

@@ -17,7 +17,8 @@ from reportbot.scheduler.clock import ManualClock
 from reportbot.scheduler.sweeper import Sweeper
 from reportbot.storage.db import Database
 from reportbot.storage.migrate import upgrade
-from reportbot.storage.tables import OutboxRow, ReminderRow
+from reportbot.storage.tables import ReminderRow
+from reportbot.storage.transport_tables import OutboxRow
 from tests.conftest import local
 from tests.fakes.pg_cluster import OwnPostgres
 from tests.office import LI, Chat, open_office, report_text

@@ -28,7 +28,8 @@ from reportbot.handlers import directory
 from reportbot.handlers.directory import NewStaff
 from reportbot.storage.db import Database
 from reportbot.storage.migrate import upgrade
-from reportbot.storage.tables import DeliveryRow, ReportRow
+from reportbot.storage.tables import ReportRow
+from reportbot.storage.transport_tables import DeliveryRow
 from tests.e2e.fake_bot_api import FakeBotApi, Sent
 from tests.fakes.pg_cluster import OwnPostgres
 

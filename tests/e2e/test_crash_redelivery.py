@@ -32,7 +32,8 @@ from sqlmodel import col
 from reportbot.handlers import directory
 from reportbot.handlers.directory import NewStaff
 from reportbot.storage.db import Database
-from reportbot.storage.tables import DeliveryRow, EventRow, OutboxRow, ReportRow
+from reportbot.storage.tables import EventRow, ReportRow
+from reportbot.storage.transport_tables import DeliveryRow, OutboxRow
 from tests.e2e.emulator import Emulator, TgUser, bot_messages, buttons, new_token
 from tests.e2e.outage import until
 from tests.e2e.replay import ReplayingBotApi

@@ -28,7 +28,8 @@ from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.render import Renderer
 from reportbot.rules.policy import Policy
 from reportbot.storage.db import Database
-from reportbot.storage.tables import DeliveryRow, ReportRow
+from reportbot.storage.tables import ReportRow
+from reportbot.storage.transport_tables import DeliveryRow
 from tests.e2e.conftest import morning_clock
 from tests.e2e.emulator import Emulator, TgUser, new_token, wait_for_bot_messages
 

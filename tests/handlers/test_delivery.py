@@ -19,7 +19,8 @@ from reportbot.handlers.decide import handle_press
 from reportbot.handlers.messages import Action, Edit, Incoming, Press, Send
 from reportbot.handlers.router import handle_message
 from reportbot.storage.db import Database
-from reportbot.storage.tables import EventRow, OutboxRow, ReportRow
+from reportbot.storage.tables import EventRow, ReportRow
+from reportbot.storage.transport_tables import OutboxRow
 from tests.conftest import local
 from tests.office import GROUP, LI, WANG, ZHAO, open_office, report_text
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from reportbot.handlers import status
 from reportbot.storage.db import Database
-from reportbot.storage.tables import DeadLetterRow, OutboxRow
+from reportbot.storage.transport_tables import DeadLetterRow, OutboxRow
 from tests.conftest import local
 
 NOW = local("2026-11-23 10:00")

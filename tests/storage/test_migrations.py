@@ -6,7 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import reportbot.storage.tables  # noqa: F401
+# Imported for what they do: register every table on SQLModel.metadata.
+import reportbot.storage.tables
+import reportbot.storage.transport_tables  # noqa: F401
 from reportbot.storage.db import Database
 
 
@@ -58,3 +60,46 @@ def test_starting_the_polling_bot_imports_neither_alembic_at_head_nor_the_webhoo
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_storage_imports_nothing_of_the_bot_the_handlers_or_a_messenger_sdk() -> None:
+    """Not even the migrations, lazily: the caller hands them the database URL (STYLE.md, principle 3)."""
+    import ast
+    from pathlib import Path
+
+    import reportbot.storage
+
+    refused = ("reportbot.bot", "reportbot.handlers", "telegram", "aibot", "dingtalk_stream", "lark_oapi")
+    found = []
+    for path in Path(reportbot.storage.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.name}: {n}" for n in names if n.startswith(refused)]
+    assert found == []
+
+
+def test_alembic_on_the_command_line_migrates_the_database_it_is_given(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The developers' way (alembic.ini at the root): the URL from -x url=…, else DATABASE_URL, else a refusal."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from reportbot.storage.migrate import HEAD, stored_revision
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+    def alembic(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "alembic", *args], cwd=root, env={**env, **extra},
+                              check=False, capture_output=True, text=True, timeout=60)
+
+    refused = alembic("upgrade", "head")
+    assert refused.returncode != 0 and "no database URL" in refused.stdout + refused.stderr
+    given = f"sqlite+aiosqlite:///{tmp_path / 'given.db'}"
+    assert alembic("-x", f"url={given}", "upgrade", "head").returncode == 0
+    assert stored_revision(given) == HEAD
+    from_env = f"sqlite+aiosqlite:///{tmp_path / 'from_env.db'}"
+    assert alembic("upgrade", "head", DATABASE_URL=from_env).returncode == 0
+    assert stored_revision(from_env) == HEAD

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from reportbot.handlers.context import Services
 from reportbot.rules.model import EventKind
-from reportbot.storage.tables import DeliveryRow, OutboxRow, ReportRow
+from reportbot.storage.tables import ReportRow
+from reportbot.storage.transport_tables import DeliveryRow, OutboxRow
 from tests.conftest import local
 from tests.storage.race import register, report_all
 

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from reportbot.rules.audit import GENESIS, first_break
 from reportbot.rules.model import EventKind, RejectReason, Role, Status
 from reportbot.storage.db import Database
-from reportbot.storage.repositories import NewReport, PlannedReminder
+from reportbot.storage.report_filing import NewReport, PlannedReminder
 from tests.conftest import local
 
 NOW = local("2026-11-23 10:00")

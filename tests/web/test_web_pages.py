@@ -18,7 +18,8 @@ from reportbot.handlers.messages import Incoming, SendPhoto
 from reportbot.handlers.router import handle_message
 from reportbot.handlers.web_access import qr_png
 from reportbot.rules.model import Role, Status
-from reportbot.storage.tables import EventRow, OutboxRow, StaffRow, VisitRow
+from reportbot.storage.tables import EventRow, StaffRow, VisitRow
+from reportbot.storage.transport_tables import OutboxRow
 from tests.office import CHEN, GROUP, LI, WANG, ZHAO, Chat, only, open_office, report_text
 from tests.web.desk import WEB_URL, browsers, office_clock, with_web
 

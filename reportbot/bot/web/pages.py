@@ -32,7 +32,8 @@ def _web(request: web.Request) -> Web:
 
 
 def _viewer(request: web.Request) -> Viewer:
-    return request[VIEWER]  # type: ignore[no-any-return]
+    viewer: Viewer = request[VIEWER]  # set by the session middleware (bot/web/sessions.py)
+    return viewer
 
 
 def _see_other(location: str) -> web.Response:

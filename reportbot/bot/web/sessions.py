@@ -17,12 +17,16 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from reportbot.rules.model import Project, Role, Staff
-from reportbot.storage.tables import WebSessionRow
-from reportbot.storage.uow import UnitOfWork
+from reportbot.storage.transport_tables import WebSessionRow
+from reportbot.storage.uow import Work
+
+if TYPE_CHECKING:  # server.py imports this module (lazily); the type only is wanted here
+    from reportbot.bot.web.server import Web
 
 COOKIE = "rb_session"
 IDLE = timedelta(hours=12)
@@ -57,7 +61,7 @@ class Viewer:
         return next((p for p in self.projects if p.id == project_id), None)
 
 
-async def projects_of(uow: UnitOfWork, staff: Staff) -> list[Project]:
+async def projects_of(uow: Work, staff: Staff) -> list[Project]:
     """As in chat: managers and admins every project; the others their own (or the only one there is)."""
     every = await uow.projects.all()
     if staff.role.at_least(Role.MANAGER):
@@ -86,13 +90,13 @@ async def middleware(request: web.Request, handler: Callable[[web.Request], Awai
     return response
 
 
-async def _viewer(state: object, cookie: str) -> tuple[Viewer | None, bool]:
+async def _viewer(state: Web, cookie: str) -> tuple[Viewer | None, bool]:
     """(the viewer, whether a session was ended now).
 
     A page is a read: the session, the person and their projects come from a read transaction, and
     a write is taken only to end a session or to note its use (at most once a minute), so that pages
     neither wait for nor hold up the bot's writer."""
-    svc, now = state.services, state.now()  # type: ignore[attr-defined]
+    svc, now = state.services, state.now()
     async with svc.db.uow(write=False) as uow:
         session = await uow.web.session_by_hash(digest(cookie))
         if session is None or session.ended_at is not None:
@@ -119,9 +123,9 @@ async def _viewer(state: object, cookie: str) -> tuple[Viewer | None, bool]:
     return Viewer(staff, session.id, session.csrf, projects), False
 
 
-async def sign_in(state: object, token_hash: str, response: web.StreamResponse) -> Staff | None:
+async def sign_in(state: Web, token_hash: str, response: web.StreamResponse) -> Staff | None:
     """Redeem a sign-in link and start a session on ``response``; the person, or None (used, expired, unknown)."""
-    svc, now = state.services, state.now()  # type: ignore[attr-defined]
+    svc, now = state.services, state.now()
     cookie = secrets.token_urlsafe(32)
     async with svc.db.uow() as uow:
         staff_id = await uow.web.redeem_token(token_hash, now)
@@ -135,14 +139,14 @@ async def sign_in(state: object, token_hash: str, response: web.StreamResponse) 
         ))
         await uow.commit()
     response.set_cookie(COOKIE, cookie, max_age=int(LONGEST.total_seconds()), path="/", httponly=True,
-                        secure=state.secure_cookies, samesite="Lax")  # type: ignore[attr-defined]
+                        secure=state.secure_cookies, samesite="Lax")
     return staff
 
 
-async def sign_out(state: object, viewer: Viewer, response: web.StreamResponse) -> None:
-    svc = state.services  # type: ignore[attr-defined]
+async def sign_out(state: Web, viewer: Viewer, response: web.StreamResponse) -> None:
+    svc = state.services
     async with svc.db.uow() as uow:
-        await uow.web.end(viewer.session_id, "signed out", state.now())  # type: ignore[attr-defined]
+        await uow.web.end(viewer.session_id, "signed out", state.now())
         await uow.commit()
     response.del_cookie(COOKIE, path="/")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -61,7 +62,7 @@ def upgrade() -> None:
         batch_op.alter_column("personal_digest", existing_type=sa.String(length=64), nullable=False)
 
 
-def _old_events() -> sa.CursorResult:  # type: ignore[type-arg]
+def _old_events() -> sa.CursorResult[Any]:
     return op.get_bind().execute(sa.select(*(_event.c[name] for name in _OLD_COLUMNS)).order_by(_event.c.id))
 
 
