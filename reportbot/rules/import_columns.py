@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from reportbot.rules.import_values import Cell
 from reportbot.rules.refusal import Field
 from reportbot.rules.report_labels import LABELS
 from reportbot.rules.report_text import fold
@@ -173,7 +174,7 @@ def find_header(rows: Sequence[Sequence[object]]) -> Header | HeaderProblem:
     return Header(index, columns)
 
 
-def under_header(header: Header, rows: Sequence[tuple[int, Sequence[object]]]) -> list[tuple[int, dict[Column, object]]]:
+def under_header(header: Header, rows: Sequence[tuple[int, Sequence[Cell]]]) -> list[tuple[int, dict[Column, Cell]]]:
     """The rows below the header, each (line, cell of every known column; None where the row is short)."""
     return [
         (line, {column: cells[position] if position < len(cells) else None

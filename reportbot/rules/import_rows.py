@@ -150,7 +150,8 @@ def read_row(
         reported_at=reported_at, appointment_at=appointment, status=status,
         note=mask_full_numbers(note, digits) if note else None,
         receipt_no=_receipt(text.get(Column.RECEIPT)),
-        filed_by_id=_person(directory, text.get(Column.FILED_BY)),
+        filed_by_id=None if name_key(text.get(Column.FILED_BY, "")) == canvasser else _person(
+            directory, text.get(Column.FILED_BY)),
         decided_by_id=_person(directory, text.get(Column.DECIDED_BY)),
         decided_at=decided_at,
         reject_reason=_reject_reason(text.get(Column.REJECT_REASON)),
