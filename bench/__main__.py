@@ -16,7 +16,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cards_bench, import_bench, outage_bench, parse_bench, storage_bench, telegram_bench, web_bench
+from bench import (
+    cards_bench,
+    import_bench,
+    outage_bench,
+    parse_bench,
+    storage_bench,
+    telegram_bench,
+    web_bench,
+)
 from bench.common import Row, table
 
 SECTIONS = {"storage": storage_bench.run, "telegram": telegram_bench.run, "outage": outage_bench.run,
