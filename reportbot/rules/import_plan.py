@@ -11,7 +11,8 @@ imported, when at its time the customer was held:
   refused it then (撞单), or found the same canvasser's report again;
 - in the ledger, whose rules stand: a live report (pending or confirmed), a visit, a public customer;
   and a customer whose newest report in the ledger is later than the row (the ledger's history of a
-  customer is in time order, and the bot reads its newest report as its state).
+  customer is in time order, and the bot reads its newest report as its state); one reported at the same
+  minute is the same report, imported before (the file run twice).
 
 A row that is not a conflict is imported with its original time. Its validity ends as the policy says
 from that time (``validity_end``); one whose validity has ended is recorded as expired (已失效), for the
@@ -61,6 +62,7 @@ class ConflictKind(StrEnum):
     LEDGER_VISITED = "ledger_visited"
     LEDGER_PUBLIC = "ledger_public"
     LEDGER_NEWER = "ledger_newer"
+    LEDGER_SAME = "ledger_same"  # the ledger has a report of the customer at that very minute: imported before
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ def _same_canvasser(a: Row, b: Row) -> bool:
 def _ledger_conflict(row: Row, held: LedgerCustomer | None) -> Conflict | None:
     if held is None:
         return None
+    if row.reported_at in (held.active_at, held.latest_at):
+        return Conflict(row, ConflictKind.LEDGER_SAME, None, held.active_team, row.reported_at, held.active_receipt)
     if held.active_receipt is not None:
         return Conflict(row, ConflictKind.LEDGER_ACTIVE, None, held.active_team, held.active_at, held.active_receipt)
     if held.visited:

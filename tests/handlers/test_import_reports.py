@@ -184,7 +184,8 @@ async def test_an_already_imported_customer_is_not_imported_twice(svc: Services)
     await run(svc, data)
     again = await run(svc, data)
     assert again.done and again.plan.planned == ()  # type: ignore[union-attr]
-    assert len(again.plan.conflicts) == 4  # type: ignore[union-attr]
+    assert {c.kind.value for c in again.plan.conflicts} == {"ledger_same"}  # type: ignore[union-attr]
+    assert len(again.plan.conflicts) == 4 and await count(svc, "report") == 4  # type: ignore[union-attr]
 
 
 async def _wipe(svc: Services) -> None:

@@ -101,6 +101,14 @@ def test_a_visited_or_public_customer_and_a_newer_history_in_the_ledger_are_conf
     assert [p.row.line for p in result.planned] == [5]
 
 
+def test_a_row_at_the_same_minute_as_the_ledgers_report_is_the_same_report_imported_before() -> None:
+    ledger = {"138***88888": LedgerCustomer("BB-20261201-0001", "飞虎队", at(12, 1, 10), at(12, 1, 10)),
+              "139***11111": LedgerCustomer(latest_at=at(11, 1, 10))}
+    result = plan([row(2, at(12, 1, 10)), row(3, at(11, 1, 10), phone="139***11111")], ledger)
+    assert [(c.kind, c.holder_receipt) for c in result.conflicts] == [
+        (ConflictKind.LEDGER_SAME, "BB-20261201-0001"), (ConflictKind.LEDGER_SAME, None)]
+
+
 def test_a_customer_whose_reports_all_expired_becomes_public_and_later_rows_are_conflicts() -> None:
     policy = replace(POLICY, max_rereports=1)
     rows = [row(2, at(10, 1, 10)), row(3, at(10, 10, 10)), row(4, at(10, 20, 10))]
