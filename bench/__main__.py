@@ -16,11 +16,19 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import cards_bench, outage_bench, parse_bench, storage_bench, telegram_bench, web_bench
+from bench import (
+    cards_bench,
+    import_bench,
+    outage_bench,
+    parse_bench,
+    storage_bench,
+    telegram_bench,
+    web_bench,
+)
 from bench.common import Row, table
 
 SECTIONS = {"storage": storage_bench.run, "telegram": telegram_bench.run, "outage": outage_bench.run,
-            "parse": parse_bench.run, "web": web_bench.run, "cards": cards_bench.run}
+            "parse": parse_bench.run, "web": web_bench.run, "cards": cards_bench.run, "import": import_bench.run}
 
 
 MINUTES_LONG = {"cards"}  # sections whose figures take minutes of wall time by what they measure

@@ -1,10 +1,11 @@
-"""The office's commands: staff and projects, the schema, the audit chain, backup, export, health, dead letters."""
+"""The office's commands: staff and projects, the schema, the audit chain, backup, export, import, health, dead letters."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import csv
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from reportbot.bot.cli_support import load_services, load_settings, reach_databa
 from reportbot.handlers import directory
 from reportbot.handlers.directory import NewStaff
 from reportbot.handlers.identity import CHAT_CHANNELS
+from reportbot.handlers.import_reports import ImportResult
 from reportbot.handlers.status import Health
 from reportbot.scheduler.clock import SystemClock
 from reportbot.storage.db import Database
@@ -19,7 +21,7 @@ from reportbot.storage.migrate import HEAD, upgrade
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """staff, project, audit, backup, export, db, status and deadletters, onto the top parser's ``sub``."""
+    """staff, project, audit, backup, export, import, db, status and deadletters, onto the top parser's ``sub``."""
     staff = sub.add_parser("staff", help="register staff").add_subparsers(dest="staff_command", required=True)
     add = staff.add_parser("add")
     add.add_argument("--id", help="Telegram user id")
@@ -61,6 +63,20 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     export.add_argument("--project", help="project name (needed when there are several)")
     export.add_argument("out", help="the .xlsx file to write")
     export.set_defaults(func=cmd_export)
+
+    imports = sub.add_parser("import", help="carry an office's ledger over: its spreadsheet of reports")
+    import_commands = imports.add_subparsers(dest="import_command", required=True)
+    reports = import_commands.add_parser("reports", help=".xlsx or .csv, one row a report: all rows or none")
+    reports.add_argument("file")
+    reports.add_argument("--project", help="project name (needed when there are several)")
+    reports.add_argument("--by", help="who imports (a manager or admin: name, or staff id as `staff list` shows it); "
+                                      "named in the audit chain; needed unless --dry-run")
+    reports.add_argument("--dry-run", action="store_true",
+                         help="show what would be imported, what is refused and each conflict; record nothing")
+    reports.set_defaults(func=cmd_import_reports)
+    template = import_commands.add_parser("template", help="an empty workbook with the columns and an example row")
+    template.add_argument("out", help="the .xlsx file to write")
+    template.set_defaults(func=cmd_import_template)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply the migrations").set_defaults(func=cmd_db_upgrade)
@@ -217,6 +233,48 @@ def cmd_export(args: argparse.Namespace) -> int:
     name, counts = asyncio.run(main())
     print(f"exported {name} {period.first}..{period.last} to {args.out}: "
           + ", ".join(f"{count} {what}" for what, count in counts.items()))
+    return 0
+
+
+def cmd_import_reports(args: argparse.Namespace) -> int:
+    """`reportbot import reports FILE [--project P] [--by WHO] [--dry-run]`: exit 0 imported (or planned), 1 bad
+    rows or header, 2 refused (no person, no project, no spreadsheet)."""
+    from reportbot.handlers.import_reports import import_reports
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SystemExit(f"reportbot: {path}: {exc.strerror or exc}") from None
+    settings = load_settings()
+    reach_database(settings)
+    upgrade(settings.database_url)
+    services = load_services(settings)
+
+    async def main() -> ImportResult:
+        try:
+            return await import_reports(services, args.project, path.name, data, args.by, SystemClock().now(),
+                                        dry_run=args.dry_run)
+        finally:
+            await services.db.dispose()
+
+    result = asyncio.run(main())
+    print(services.render("import_summary.j2", r=result), file=sys.stderr if result.refused else sys.stdout)
+    return 2 if result.refused else 0 if result.plan is not None else 1
+
+
+def cmd_import_template(args: argparse.Namespace) -> int:
+    """`reportbot import template OUT.xlsx`: the columns the import reads, and an example row it skips."""
+    from reportbot.documents.sheet_file import template_workbook
+    from reportbot.rules.import_columns import COLUMN_NAMES, TEMPLATE_COLUMNS, Column
+    from reportbot.rules.import_rows import template_example
+
+    services = load_services(load_settings())
+    now = SystemClock().now().astimezone(services.tz)
+    dates = [TEMPLATE_COLUMNS.index(Column.REPORTED_AT), TEMPLATE_COLUMNS.index(Column.APPOINTMENT)]
+    Path(args.out).write_bytes(template_workbook([COLUMN_NAMES[c] for c in TEMPLATE_COLUMNS],
+                                                 template_example(now, services.policy), dates, now))
+    print(f"template written to {args.out}: fill in one row a report, then reportbot import reports {args.out} --dry-run")
     return 0
 
 

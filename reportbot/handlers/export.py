@@ -32,6 +32,7 @@ EVENT_LABELS = {
     EventKind.FOLLOWED_UP: "跟进",
     EventKind.LAPSED: "归属失效",
     EventKind.DEAL: "成交",
+    EventKind.IMPORTED: "导入台账",
 }
 RULE_NAMES = {
     "reported": "报备在先",

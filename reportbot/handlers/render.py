@@ -27,6 +27,8 @@ FIELD_LABELS = {
     Field.APPOINTMENT: "到访时间",
     Field.NOTE: "备注",
     Field.REASON: "原因",
+    Field.REPORTED_AT: "报备时间",
+    Field.STATUS: "状态",
     Field.FORMAT: "格式",
 }
 
@@ -65,6 +67,7 @@ class Renderer:
             when=lambda dt: timeparse.describe(dt.astimezone(self.tz)),
             day=lambda dt: timeparse.describe_day(dt.astimezone(self.tz)),
             short=lambda dt: dt.astimezone(self.tz).strftime("%m-%d %H:%M"),
+            stamp=lambda dt: dt.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
             until=lambda dt: timeparse.describe((dt - timedelta(minutes=1)).astimezone(self.tz)),
             left=time_left,
             status=lambda s: STATUS_LABELS[s],

@@ -94,6 +94,7 @@ class EventKind(StrEnum):
     LAPSED = "lapsed"
     DEAL = "deal"  # 成交: recorded for the customer's owner (SPEC §2, manager statistics)
     FORGOTTEN = "forgotten"  # a manager erased the customer's name and phone (the phone here is the tombstone)
+    IMPORTED = "imported"  # a spreadsheet of reports was imported (issue 27): one event per file, no customer (phone '')
 
 
 @dataclass(frozen=True)

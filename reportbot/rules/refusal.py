@@ -19,6 +19,8 @@ class Field(StrEnum):
     APPOINTMENT = "appointment"
     NOTE = "note"
     REASON = "reason"
+    REPORTED_AT = "reported_at"  # a row of an imported sheet: when it was reported (issue 27)
+    STATUS = "status"  # a row of an imported sheet: its status
     FORMAT = "format"  # the message as a whole (no field recognisable at all)
 
 

@@ -47,6 +47,7 @@ from reportbot.storage.deals import DealRepository
 from reportbot.storage.deliveries import DeliveryRepository
 from reportbot.storage.erasure import ErasureRepository
 from reportbot.storage.events import EventRepository
+from reportbot.storage.imports import ImportRepository
 from reportbot.storage.ledger import LedgerRepository
 from reportbot.storage.projects import ProjectRepository
 from reportbot.storage.reminders import ReminderRepository
@@ -117,6 +118,11 @@ class Work(ABC):
     @property
     def erasure(self) -> ErasureRepository:
         return ErasureRepository(self.session)
+
+    @property
+    def imports(self) -> ImportRepository:
+        """An imported spreadsheet's bulk reads and writes (issue 27): raw statements and the session."""
+        return ImportRepository(self)
 
     @property
     def dead_letters(self) -> DeadLetterRepository:
