@@ -33,6 +33,7 @@ EVENT_LABELS = {
     EventKind.LAPSED: "归属失效",
     EventKind.DEAL: "成交",
     EventKind.IMPORTED: "导入台账",
+    EventKind.FORGOTTEN: "应客户要求删除姓名和电话",
 }
 RULE_NAMES = {
     "reported": "报备在先",

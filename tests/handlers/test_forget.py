@@ -181,3 +181,30 @@ async def test_forget_also_reaches_the_deal_and_the_answers_kept_for_redelivery(
         assert value not in text, value
     [(_, _, problem)] = await verify_chain(svc.db)
     assert problem is None
+
+
+async def test_the_export_after_a_forget_names_the_erasure_and_holds_nothing_personal(svc: Services) -> None:
+    """/export over a period with a /forget in it: every event kind has its label (the erasure's was missing,
+    and the workbook could not be made), and the erased customer is not in it."""
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    from reportbot.handlers.export import EVENT_LABELS, export_ledger
+    from reportbot.rules.model import EventKind
+    from reportbot.rules.stats import parse_period
+    from tests.conftest import local
+
+    assert set(EVENT_LABELS) == set(EventKind)
+    chat = await a_customer_with_a_history(svc)
+    await chat.say(CHEN, "/forget 138***88888 确认")
+    async with svc.db.uow(write=False) as uow:
+        project = (await uow.projects.all())[0]
+    now = local("2026-11-25 10:00")
+    period = parse_period("2026-11-23..2026-11-25", now)
+    assert not isinstance(period, str)
+    ledger = await export_ledger(svc, project, period, now)
+    book = load_workbook(BytesIO(ledger.build()))
+    cells = "\n".join(str(v) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for v in row if v)
+    assert "应客户要求删除姓名和电话" in cells
+    assert not [p for p in PERSONAL if p in cells]
