@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     webhook_url: str | None = None  # the public https URL Telegram posts updates to (run --webhook)
     webhook_secret: SecretStr | None = None  # sent back by Telegram in X-Telegram-Bot-Api-Secret-Token
-    webhook_listen: str = "0.0.0.0:8080"  # where the webhook server listens (behind a TLS proxy)
+    webhook_listen: str = "127.0.0.1:8080"  # where the webhook server listens: loopback, behind a TLS proxy (SPEC §11)
     wecom_bot_id: str | None = None
     wecom_bot_secret: SecretStr | None = None
     wecom_ws_url: str = "wss://openws.work.weixin.qq.com"
@@ -215,7 +215,7 @@ class Settings(BaseSettings):
     def _listen_address(cls, value: str) -> str:
         host, _, port = value.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError("WEBHOOK_LISTEN must be host:port, e.g. 0.0.0.0:8080")
+            raise ValueError("WEBHOOK_LISTEN must be host:port, e.g. 127.0.0.1:8080")
         return value
 
     def journal_path(self, channel: str) -> Path:

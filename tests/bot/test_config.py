@@ -18,6 +18,12 @@ def test_the_default_database_is_a_sqlite_file_under_data(monkeypatch: pytest.Mo
     assert Settings(_env_file=None).database_url == "sqlite+aiosqlite:///./data/reportbot.db"  # type: ignore[call-arg]
 
 
+def test_the_webhook_listens_on_loopback_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPEC §11: WEBHOOK_LISTEN defaults to 127.0.0.1:8080, behind a reverse proxy — not every interface."""
+    monkeypatch.delenv("WEBHOOK_LISTEN", raising=False)
+    assert Settings(_env_file=None).webhook_listen == "127.0.0.1:8080"  # type: ignore[call-arg]
+
+
 def test_plain_database_urls_get_the_async_driver() -> None:
     assert Settings(database_url="postgresql://u@h/db").database_url == "postgresql+asyncpg://u@h/db"
     assert Settings(database_url="sqlite:///x.db").database_url == "sqlite+aiosqlite:///x.db"
