@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-import aiohttp
 import websockets
 from dingtalk_stream import AckMessage, CallbackHandler, CallbackMessage, Credential, DingTalkStreamClient
 
 from reportbot.bot import dingtalk_frames as frames
 from reportbot.bot.chat_queues import Outgoing, RateLimit, Refused, Retry
 from reportbot.bot.chat_transport import Frame, SpooledTransport
+from reportbot.bot.openapi import TokenedApi
 from reportbot.bot.settings import Settings
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Edit, Incoming, Press
@@ -69,39 +69,25 @@ class Webhook:
         return self.expires_ms > time.time() * 1000 + 5_000
 
 
-class OpenApi:
-    """The robot's OpenAPI calls, with an access token fetched once and renewed 5 minutes before it expires."""
+class OpenApi(TokenedApi):
+    """The robot's OpenAPI calls, with its access token (bot/openapi.py)."""
 
     def __init__(self, options: Options) -> None:
+        super().__init__()
         self.options = options
-        self._session: aiohttp.ClientSession | None = None
-        self._token: tuple[str, float] | None = None
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    async def token(self) -> str:
-        if self._token is not None and time.monotonic() < self._token[1]:
-            return self._token[0]
+    async def _fetch_token(self) -> tuple[str, int]:
         body = {"appKey": self.options.client_id, "appSecret": self.options.client_secret}
         async with self.session.post(f"{self.options.endpoint}/v1.0/oauth2/accessToken", json=body) as response:
             response.raise_for_status()
             got = await response.json()
-        self._token = (str(got["accessToken"]), time.monotonic() + int(got.get("expireIn", 7200)) - 300)
-        return self._token[0]
+        return str(got["accessToken"]), int(got.get("expireIn", 7200))
 
     async def call(self, method: str, path: str, body: dict[str, Any]) -> Any:
         headers = {"x-acs-dingtalk-access-token": await self.token()}
         async with self.session.request(method, f"{self.options.endpoint}{path}", json=body, headers=headers) as response:
             if response.status == 401:
-                self._token = None
+                self.forget_token()
             if response.status >= 400:
                 said = (await response.text())[:200]
                 problem = f"DingTalk {path}: HTTP {response.status} {said}"

@@ -27,11 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from reportbot.bot import feishu_frames as frames
 from reportbot.bot.chat_queues import Outgoing, RateLimit, Refused, Retry
 from reportbot.bot.chat_transport import Frame, SpooledTransport
+from reportbot.bot.openapi import TokenedApi
 from reportbot.bot.settings import Settings
 from reportbot.handlers.context import Services
 from reportbot.handlers.messages import Edit, Incoming, Press
@@ -58,35 +57,21 @@ class Options:
     watch_every: float = 5.0
 
 
-class OpenApi:
-    """The tenant access token (renewed 5 minutes before it expires) and the calls the bot makes."""
+class OpenApi(TokenedApi):
+    """The calls the bot makes, with the tenant access token (bot/openapi.py)."""
 
     def __init__(self, options: Options) -> None:
+        super().__init__()
         self.options = options
-        self._session: aiohttp.ClientSession | None = None
-        self._token: tuple[str, float] | None = None
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    async def token(self) -> str:
-        if self._token is not None and time.monotonic() < self._token[1]:
-            return self._token[0]
+    async def _fetch_token(self) -> tuple[str, int]:
         body = {"app_id": self.options.app_id, "app_secret": self.options.app_secret}
         url = f"{self.options.domain}/open-apis/auth/v3/tenant_access_token/internal"
         async with self.session.post(url, json=body) as response:
             got = await response.json(content_type=None)
         if got.get("code") != 0:
             raise RuntimeError(f"Feishu tenant_access_token: {got.get('code')} {got.get('msg')}")
-        self._token = (str(got["tenant_access_token"]), time.monotonic() + int(got.get("expire", 7200)) - 300)
-        return self._token[0]
+        return str(got["tenant_access_token"]), int(got.get("expire", 7200))
 
     async def call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {await self.token()}"}
@@ -96,7 +81,7 @@ class OpenApi:
         if got.get("code") != 0:
             problem = f"Feishu {path}: HTTP {status}, {got.get('code')} {got.get('msg')}"
             if got.get("code") in (99991663, 99991661, 99991668):  # the token expired or is invalid: fetch it again
-                self._token = None
+                self.forget_token()
                 raise RuntimeError(problem)
             # a rate limit (99991400, HTTP 429) or Feishu's own trouble (5xx) passes; any other refusal stays one
             raise (RuntimeError if status in (429,) or status >= 500 or got.get("code") == 99991400 else Refused)(problem)
