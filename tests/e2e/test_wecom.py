@@ -8,12 +8,9 @@ which the bot trusts through WECOM_CA_FILE.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
-import signal
 import sqlite3
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.test_cli import reportbot
+from tests.e2e.running import RunningBot
 from tests.fakes.tls import Certificates, make_certificates
 from tests.fakes.wecom_server import FakeWeCom, Sent
 from tests.office import report_text
@@ -58,7 +56,7 @@ def registered(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Office:
     wecom: FakeWeCom
     db: Path
-    bot: Bot
+    bot: RunningBot
 
     def reports(self) -> int:
         with sqlite3.connect(self.db) as conn:
@@ -93,48 +91,10 @@ class Office:
         return found
 
 
-class Bot:
-    """`reportbot run` as a child process, against the fake WeCom."""
-
-    def __init__(self, wecom: FakeWeCom, db: Path, certificates: Certificates, folder: Path) -> None:
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "TELEGRAM_BOT_TOKEN": "",
-            "WECOM_BOT_ID": wecom.bot_id,
-            "WECOM_BOT_SECRET": wecom.secret,
-            "WECOM_WS_URL": wecom.url,
-            "WECOM_CA_FILE": str(certificates.ca_file),
-            "REPORTBOT_POLICY": "",
-        }
-        self.folder = folder
-        self.logs: list[Path] = []
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        log = self.folder / f"bot{len(self.logs) + 1}.log"
-        self.logs.append(log)
-        with log.open("wb") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "reportbot.bot.cli", "run", env=self.env, cwd=self.folder,
-                stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=asyncio.subprocess.STDOUT,
-            )
-
-    async def stop(self) -> None:
-        """SIGTERM, as a service manager stops it; it shuts down by itself."""
-        bot = self.process
-        if bot is None or bot.returncode is not None:
-            return
-        bot.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(bot.wait(), 60)
-        except TimeoutError:
-            bot.kill()
-            await bot.wait()
-            raise AssertionError("reportbot run did not stop on SIGTERM") from None
-
-    def output(self) -> str:
-        return "".join(log.read_text("utf-8", "replace") for log in self.logs)
+def keys(wecom: FakeWeCom, certificates: Certificates) -> dict[str, str]:
+    """`reportbot run` against the fake WeCom, trusting the run's own CA."""
+    return {"WECOM_BOT_ID": wecom.bot_id, "WECOM_BOT_SECRET": wecom.secret, "WECOM_WS_URL": wecom.url,
+            "WECOM_CA_FILE": str(certificates.ca_file)}
 
 
 @pytest.fixture
@@ -142,7 +102,7 @@ async def office(registered: Path, certificates: Certificates, tmp_path: Path) -
     db = tmp_path / "ledger.db"
     shutil.copy(registered, db)
     async with FakeWeCom(certificates.server_context()) as wecom:
-        bot = Bot(wecom, db, certificates, tmp_path)
+        bot = RunningBot(keys(wecom, certificates), db, tmp_path)
         await bot.start()
         try:
             await wecom.wait_subscribed()
